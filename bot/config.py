@@ -1,0 +1,232 @@
+"""Settings: one YAML file, overridden by ``SPACECAST_<SECTION>__<KEY>`` environment variables.
+
+The file path comes from ``--config``, else ``SPACECAST_CONFIG``, else ``./config.yaml``; a
+missing *default* file means built-in defaults, a missing *named* file is an error. Every problem
+becomes a :class:`ConfigError` whose message names the file and the key path, so the CLI can
+print one line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_PATH = Path("config.yaml")
+CONFIG_ENV_VAR = "SPACECAST_CONFIG"
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the operator: ``file: key.path: what is wrong``."""
+
+
+class _Section(BaseModel):
+    # Unknown keys are typos until proven otherwise: refuse them so they cannot silently do nothing.
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class DiscordSettings(_Section):
+    """How the bot reaches Discord."""
+
+    token: SecretStr | None = None
+    api_base_url: str = "https://discord.com/api/v10"
+    gateway_url: str | None = None
+    shard_count: int | None = Field(default=None, gt=0)
+    shard_ids: list[int] | None = None
+    test_guild_id: int | None = Field(default=None, gt=0)
+
+    @field_validator("api_base_url", "gateway_url")
+    @classmethod
+    def _url_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError("must be an http(s):// or ws(s):// URL")
+        return value
+
+
+class LL2Settings(_Section):
+    """Launch Library 2 API access and the request budget."""
+
+    base_url: str = "https://ll.thespacedevs.com/2.3.0"
+    api_key: SecretStr | None = None
+    requests_per_hour: int = Field(default=15, gt=0)
+    timeout_seconds: float = Field(default=20.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
+    updated_overlap_seconds: int = Field(default=120, ge=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+
+class DatabaseSettings(_Section):
+    """Where snapshots, subscriptions and the outbox live."""
+
+    url: str = "sqlite+aiosqlite:///spacecast.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+
+class LoggingSettings(_Section):
+    """Log verbosity and shape."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class PollingSettings(_Section):
+    """What counts as a change and how eagerly to look for one."""
+
+    interval_seconds: int = Field(default=240, gt=0)
+    date_change_threshold_seconds: int = Field(default=60, ge=0)
+    hot_window_before_minutes: int = Field(default=180, ge=0)
+    hot_window_after_minutes: int = Field(default=180, ge=0)
+    full_refresh_minutes: int = Field(default=360, gt=0)
+    reserve_requests: int = Field(default=2, ge=0)
+
+
+class DeliverySettings(_Section):
+    """Outbox worker behaviour."""
+
+    concurrency: int = Field(default=8, gt=0)
+    max_attempts: int = Field(default=5, gt=0)
+    quiet_period_minutes: int = Field(default=10, ge=0)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+
+
+class MetricsSettings(_Section):
+    """Optional Prometheus endpoint."""
+
+    listen: str | None = None
+
+
+class HealthSettings(_Section):
+    """Heartbeat file the running bot refreshes; ``python -m bot health`` reads it."""
+
+    heartbeat_file: str = "spacecast.heartbeat"
+    max_age_seconds: int = Field(default=300, gt=0)
+
+
+class Settings(BaseSettings):
+    """The whole configuration tree."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SPACECAST_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    ll2: LL2Settings = Field(default_factory=LL2Settings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    polling: PollingSettings = Field(default_factory=PollingSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML file arrives as init kwargs; the environment must win over it.
+        return (env_settings, init_settings)
+
+
+_FRIENDLY = {
+    "extra_forbidden": "unknown key",
+    "int_parsing": "must be an integer",
+    "int_type": "must be an integer",
+    "float_parsing": "must be a number",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be a string",
+    "literal_error": None,  # pydantic's own text lists the allowed values
+    "missing": "is required",
+    "model_type": "must be a mapping of keys",
+    "list_type": "must be a list",
+}
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """Turn one pydantic error into ``key.path: message`` in words an operator understands."""
+    loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    kind = error["type"]
+    message = _FRIENDLY.get(kind)
+    ctx = error.get("ctx") or {}
+    if kind == "greater_than" and ctx.get("gt") == 0:
+        message = "must be a positive number"
+        if isinstance(error.get("input"), int) or str(error.get("input", "")).lstrip("-").isdigit():
+            message = "must be a positive integer"
+    elif kind == "greater_than_equal" and ctx.get("ge") == 0:
+        message = "must not be negative"
+    if message is None:
+        message = str(error["msg"]).removeprefix("Value error, ")
+        message = message[0].lower() + message[1:] if message else message
+    return f"{loc}: {message}"
+
+
+def resolve_config_path(explicit: str | None) -> tuple[Path, bool]:
+    """Return the config path to read and whether the operator asked for it by name."""
+    if explicit:
+        return Path(explicit), True
+    from_env = os.environ.get(CONFIG_ENV_VAR)
+    if from_env:
+        return Path(from_env), True
+    return DEFAULT_CONFIG_PATH, False
+
+
+def load_settings(explicit_path: str | None = None) -> Settings:
+    """Load and validate settings; raise :class:`ConfigError` with a one-line reason."""
+    path, named = resolve_config_path(explicit_path)
+    data: Any = {}
+    if path.exists():
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            problem = getattr(exc, "problem", None) or "invalid YAML"
+            raise ConfigError(f"{path}: unreadable YAML{where}: {problem}") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read file: {exc.strerror}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: (top level): must be a mapping of sections")
+    elif named:
+        raise ConfigError(f"{path}: file not found")
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{path}: {_describe(dict(first))}{more}") from None
+
+
+def masked_dump(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, with every secret replaced by ``**********``."""
+    dumped: dict[str, Any] = settings.model_dump(mode="json")
+    for section, key in (("discord", "token"), ("ll2", "api_key")):
+        value = getattr(getattr(settings, section), key)
+        dumped[section][key] = None if value is None else "**********"
+    return dumped
