@@ -218,9 +218,12 @@ def load_settings(explicit_path: str | None = None) -> Settings:
     try:
         return Settings(**data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        first: dict[str, Any] = dict(exc.errors()[0])
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{path}: {_describe(dict(first))}{more}") from None
+        # Name the environment variable when that, not the file, supplied the bad value.
+        env_name = "SPACECAST_" + "__".join(str(part) for part in first["loc"][:2]).upper()
+        origin = f"environment {env_name}" if env_name in os.environ else str(path)
+        raise ConfigError(f"{origin}: {_describe(first)}{more}") from None
 
 
 def masked_dump(settings: Settings) -> dict[str, Any]:

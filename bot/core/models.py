@@ -136,7 +136,7 @@ class LaunchRef(WireModel):
 
 
 class Event(WireModel):
-    """An LL2 event in ``normal`` or ``detailed`` mode (list mode lacks updates and last_updated)."""
+    """An LL2 event in ``normal`` or ``detailed`` mode (list mode lacks updates, last_updated)."""
 
     id: int
     response_mode: str | None = None
@@ -196,4 +196,3 @@ class ThrottleInfo(WireModel):
     current_use: int
     next_use_secs: int
     ident: str | None = None
-

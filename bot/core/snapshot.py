@@ -210,11 +210,14 @@ def carry_details(old: Snapshot | None, new: Snapshot) -> Snapshot:
     """Keep the old updates and webcasts when the new answer's mode did not include them."""
     if new.has_details or old is None or not old.has_details:
         return new
-    return new.model_copy(update={"webcasts": old.webcasts, "updates": old.updates,
-                                  "has_details": True})
+    return new.model_copy(
+        update={"webcasts": old.webcasts, "updates": old.updates, "has_details": True}
+    )
 
 
-def best_webcasts(webcasts: tuple[WebcastRef, ...], preferred_language: str = "en") -> list[WebcastRef]:
+def best_webcasts(
+    webcasts: tuple[WebcastRef, ...], preferred_language: str = "en"
+) -> list[WebcastRef]:
     """Watch links, best first: live ones, then by LL2 priority (lower first), then language."""
     return sorted(
         webcasts,

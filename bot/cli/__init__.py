@@ -1,0 +1,114 @@
+"""Command-line entry point.
+
+argparse (standard library) rather than click or typer: the CLI is a handful of subcommands,
+and argparse needs no dependency, is fully typed, and lets us own every error line and exit code
+(2 for usage and configuration errors) instead of fighting a framework's formatting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from bot import __version__
+from bot.config import ConfigError, Settings, load_settings
+from bot.logging_setup import setup_logging
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """An operator-facing failure: printed as one line, exit code attached."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="YAML config file (default: $SPACECAST_CONFIG, else ./config.yaml if present)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used by tests and the README's CLI reference)."""
+    from bot.cli import subscriptions_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="spacecast",
+        description="Spacecast: spaceflight webcast, date, update and status alerts from LL2.",
+    )
+    parser.add_argument("--version", action="version", version=f"spacecast {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the Discord bot (poller, delivery, slash commands)")
+    _add_config(run)
+
+    watch = sub.add_parser("watch", help="poll LL2 and print alerts to the terminal")
+    _add_config(watch)
+    watch.add_argument("--once", action="store_true", help="run exactly one poll cycle, then exit")
+    watch.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+
+    check = sub.add_parser("check-config", help="validate the config and print effective settings")
+    _add_config(check)
+
+    sync = sub.add_parser("sync-commands", help="register slash commands with Discord")
+    _add_config(sync)
+    sync.add_argument("--guild", metavar="ID", help="sync to one guild only (instant; for testing)")
+
+    health = sub.add_parser("health", help="exit 0 if the running bot's heartbeat is fresh")
+    _add_config(health)
+
+    subs = sub.add_parser("subscriptions", help="manage channel subscriptions from the terminal")
+    _add_config(subs)
+    subscriptions_cmd.add_arguments(subs)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(getattr(args, "config", None))
+    secrets = [s.get_secret_value() for s in (settings.discord.token, settings.ll2.api_key) if s]
+    setup_logging(settings.logging.level, settings.logging.format, secrets=secrets)
+    return settings
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from bot.cli import check_config_cmd, health_cmd, run_cmd, subscriptions_cmd, watch_cmd
+
+    handlers: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+        "check-config": check_config_cmd.check_config,
+        "health": health_cmd.health,
+    }
+    async_handlers = {
+        "watch": watch_cmd.watch,
+        "run": run_cmd.run,
+        "sync-commands": run_cmd.sync_commands,
+        "subscriptions": subscriptions_cmd.subscriptions,
+    }
+    settings = _settings(args)
+    if args.command in handlers:
+        return handlers[args.command](args, settings)
+    try:
+        return asyncio.run(async_handlers[args.command](args, settings))
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, run one subcommand, turn operator errors into one line and an exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code

@@ -1,0 +1,29 @@
+"""Subscriptions: which channel wants which alerts about which items (pure data)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.core.changes import ALERT_KINDS, ChangeKind
+from bot.core.snapshot import Source
+
+
+class Subscription(BaseModel):
+    """One channel's standing order for alerts.
+
+    ``event_types`` and ``providers`` are ``None`` for "all"; an empty set would match nothing,
+    so validation (see :func:`bot.core.subscription_options`) refuses it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    guild_id: int
+    channel_id: int
+    sources: frozenset[Source] = frozenset(Source)
+    event_types: frozenset[int] | None = None
+    providers: frozenset[int] | None = None
+    kinds: frozenset[ChangeKind] = frozenset(ALERT_KINDS)
+    role_id: int | None = None
+    enabled: bool = True
+    disabled_reason: str | None = None

@@ -1,0 +1,99 @@
+"""The CLI as an operator meets it: a real subprocess, its exit code and its one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SPACECAST_")}
+    base.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_check_config_example_exits_zero(tmp_path: Path) -> None:
+    """check-config accepts config.example.yaml and prints the effective settings."""
+    result = _run("check-config", "--config", str(ROOT / "config.example.yaml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "requests_per_hour: 15" in result.stdout
+
+
+def test_check_config_masks_token(tmp_path: Path) -> None:
+    """The token given through the environment is shown masked."""
+    result = _run("check-config", cwd=tmp_path, env={"SPACECAST_DISCORD__TOKEN": "tok-abcdef123"})
+    assert result.returncode == 0
+    assert "tok-abcdef123" not in result.stdout + result.stderr
+    assert "token: '**********'" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ll2:\n  requests_per_hour: -3\n", "ll2.requests_per_hour: must be a positive integer"),
+        ("ll2:\n  bogus: 1\n", "ll2.bogus: unknown key"),
+        ("ll2: [\n", "unreadable YAML"),
+        ("logging:\n  level: 7\n", "logging.level:"),
+    ],
+)
+def test_bad_config_one_line_exit_2(tmp_path: Path, text: str, expected: str) -> None:
+    """A bad config prints one line naming file and key, exits 2, and shows no traceback."""
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(text)
+    result = _run("check-config", "--config", str(cfg), cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: {cfg}: {expected}")
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_named_config_exit_2(tmp_path: Path) -> None:
+    """--config naming a missing file fails clearly."""
+    result = _run("check-config", "--config", "absent.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: absent.yaml: file not found"
+
+
+def test_run_without_token_exit_2(tmp_path: Path) -> None:
+    """run without a token says which key is missing."""
+    result = _run("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "discord.token: is required" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_subcommand_exit_2(tmp_path: Path) -> None:
+    """argparse usage errors exit 2."""
+    result = _run("launch-rockets", cwd=tmp_path)
+    assert result.returncode == 2
+
+
+def test_health_without_heartbeat_fails(tmp_path: Path) -> None:
+    """health reports unhealthy when no heartbeat file exists."""
+    result = _run("health", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "no heartbeat" in result.stderr
+
+
+def test_health_with_fresh_heartbeat_passes(tmp_path: Path) -> None:
+    """health passes when the heartbeat was just touched."""
+    (tmp_path / "spacecast.heartbeat").write_text("")
+    result = _run("health", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,106 @@
+"""Settings loading: files, environment overrides, and one-line errors naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.config import ConfigError, Settings, load_settings, masked_dump
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(__import__("os").environ):
+        if name.startswith("SPACECAST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def _write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_missing_default_file_means_defaults() -> None:
+    """Without any config file the built-in defaults apply."""
+    settings = load_settings(None)
+    assert settings.ll2.requests_per_hour == 15
+    assert settings.database.url == "sqlite+aiosqlite:///spacecast.db"
+    assert settings.discord.api_base_url == "https://discord.com/api/v10"
+
+
+def test_example_config_matches_defaults() -> None:
+    """config.example.yaml loads and documents every key with its default value."""
+    example = load_settings(str(ROOT / "config.example.yaml"))
+    assert example.model_dump() == Settings().model_dump()
+    raw = yaml.safe_load((ROOT / "config.example.yaml").read_text())
+    for section, values in Settings().model_dump().items():
+        assert set(values) == set(raw[section]), section
+
+
+def test_env_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SPACECAST_<SECTION>__<KEY> wins over the YAML file."""
+    path = _write(tmp_path, "ll2:\n  requests_per_hour: 30\n")
+    monkeypatch.setenv("SPACECAST_LL2__REQUESTS_PER_HOUR", "60")
+    assert load_settings(path).ll2.requests_per_hour == 60
+
+
+def test_spacecast_config_env_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SPACECAST_CONFIG selects the file when --config is absent."""
+    monkeypatch.setenv("SPACECAST_CONFIG", _write(tmp_path, "logging:\n  format: json\n"))
+    assert load_settings(None).logging.format == "json"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ll2:\n  requests_per_hour: -3\n", "ll2.requests_per_hour: must be a positive integer"),
+        ("ll2:\n  requests_per_hour: lots\n", "ll2.requests_per_hour: must be an integer"),
+        ("ll2:\n  rate: 3\n", "ll2.rate: unknown key"),
+        ("lll2:\n  base_url: x\n", "lll2: unknown key"),
+        ("logging:\n  format: xml\n", "logging.format: input should be 'text' or 'json'"),
+        ("database:\n  url: mysql://x\n", "database.url: must start with sqlite+aiosqlite://"),
+        ("ll2: [\n", "unreadable YAML (line 2, column 1)"),
+        ("- just\n- a list\n", "(top level): must be a mapping of sections"),
+    ],
+)
+def test_bad_config_names_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
+    """Each malformed config yields one line naming the file and the key path."""
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_named_missing_file_is_an_error(tmp_path: Path) -> None:
+    """A --config path that does not exist is refused, not silently defaulted."""
+    with pytest.raises(ConfigError, match=r"nope\.yaml: file not found"):
+        load_settings(str(tmp_path / "nope.yaml"))
+
+
+def test_bad_env_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad override from the environment names the variable, not a file."""
+    monkeypatch.setenv("SPACECAST_LL2__REQUESTS_PER_HOUR", "0")
+    with pytest.raises(ConfigError, match="environment SPACECAST_LL2__REQUESTS_PER_HOUR"):
+        load_settings(None)
+
+
+def test_secrets_are_masked(tmp_path: Path) -> None:
+    """masked_dump never contains the token or the API key."""
+    path = _write(tmp_path, "discord:\n  token: sekrit-token-123\nll2:\n  api_key: key-456789\n")
+    settings = load_settings(path)
+    dumped = repr(masked_dump(settings)) + repr(settings)
+    assert "sekrit-token-123" not in dumped
+    assert "key-456789" not in dumped
+    assert settings.discord.token is not None
+    assert settings.discord.token.get_secret_value() == "sekrit-token-123"
