@@ -1,0 +1,110 @@
+"""Small state: poll bookkeeping (key/value), the LL2 request log, cached event types."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select
+
+from bot.store import schema
+from bot.store.base import StoreBase, require_aware
+
+_P = schema.poll_state
+_R = schema.request_log
+_E = schema.event_types
+
+
+class PollStateQueries(StoreBase):
+    """Key/value poll state: last poll times, baseline flags, anything small."""
+
+    async def get_state(self, key: str) -> str | None:
+        """The value stored under ``key``, or None."""
+        async with self._read() as conn:
+            value = (await conn.execute(select(_P.c.value).where(_P.c.key == key))).scalar()
+        return None if value is None else str(value)
+
+    async def set_state(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key`` (replacing any previous value)."""
+        stmt = self._upsert(_P, ["key"], ["value"])
+        async with self._write() as conn:
+            await conn.execute(stmt, [{"key": key, "value": value}])
+
+    async def delete_state(self, key: str) -> bool:
+        """Forget ``key``; True if it existed."""
+        async with self._write() as conn:
+            result = await conn.execute(delete(_P).where(_P.c.key == key))
+        return int(result.rowcount) > 0
+
+    async def get_datetime(self, key: str) -> datetime | None:
+        """A timestamp stored with :meth:`set_datetime` (aware UTC), or None."""
+        text = await self.get_state(key)
+        if text is None:
+            return None
+        value = datetime.fromisoformat(text)
+        if value.tzinfo is None:  # not written by set_datetime; assume UTC
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    async def set_datetime(self, key: str, value: datetime) -> None:
+        """Store an aware timestamp under ``key`` (as ISO 8601 UTC)."""
+        require_aware(value, "value")
+        await self.set_state(key, value.astimezone(UTC).isoformat())
+
+    async def get_flag(self, key: str) -> bool:
+        """A boolean stored with :meth:`set_flag`; False when never set."""
+        return await self.get_state(key) == "1"
+
+    async def set_flag(self, key: str, value: bool = True) -> None:
+        """Store a boolean under ``key``."""
+        await self.set_state(key, "1" if value else "0")
+
+
+class RequestLogQueries(StoreBase):
+    """When LL2 requests were sent: the persistent side of the client's request budget."""
+
+    async def load_request_times(self, since: datetime) -> list[datetime]:
+        """Send times at or after ``since``, oldest first."""
+        require_aware(since, "since")
+        stmt = select(_R.c.sent_at).where(_R.c.sent_at >= since).order_by(_R.c.sent_at)
+        async with self._read() as conn:
+            return list((await conn.execute(stmt)).scalars())
+
+    async def record_request(self, at: datetime) -> None:
+        """Log one request sent at ``at``."""
+        require_aware(at, "at")
+        async with self._write() as conn:
+            await conn.execute(_R.insert().values(sent_at=at))
+
+    async def prune_request_log(self, before: datetime) -> int:
+        """Delete entries older than ``before``; return how many."""
+        require_aware(before, "before")
+        async with self._write() as conn:
+            result = await conn.execute(delete(_R).where(_R.c.sent_at < before))
+        return int(result.rowcount)
+
+
+class EventTypeQueries(StoreBase):
+    """LL2's event types (``/config/event_types/``), cached for filters and autocomplete."""
+
+    async def save_event_types(self, types: Iterable[tuple[int, str]], at: datetime) -> None:
+        """Insert or rename event types; ``at`` marks when they were fetched."""
+        require_aware(at, "at")
+        rows = [{"id": int(i), "name": name, "updated_at": at} for i, name in dict(types).items()]
+        if not rows:
+            return
+        stmt = self._upsert(_E, ["id"], ["name", "updated_at"])
+        async with self._write() as conn:
+            await conn.execute(stmt, rows)
+
+    async def list_event_types(self) -> list[tuple[int, str]]:
+        """Every cached event type as ``(id, name)``, by id."""
+        async with self._read() as conn:
+            rows = await conn.execute(select(_E.c.id, _E.c.name).order_by(_E.c.id))
+            return [(int(r.id), str(r.name)) for r in rows]
+
+    async def event_types_updated_at(self) -> datetime | None:
+        """When event types were last saved, or None if never (to decide on a refresh)."""
+        async with self._read() as conn:
+            value = (await conn.execute(select(func.max(_E.c.updated_at)))).scalar()
+        return value if isinstance(value, datetime) else None

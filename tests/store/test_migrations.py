@@ -1,0 +1,151 @@
+"""Schema migrations: fresh databases, idempotence, refusal of newer schemas, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, delete, insert, inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.store import LATEST_VERSION, SchemaTooNewError, create_engine, migrate, schema
+from bot.store.migrations import MIGRATIONS, MigrationStep, current_version
+from tests.store.dbutil import DbTarget
+
+
+async def _tables(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as conn:
+        return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+
+
+async def _version_rows(engine: AsyncEngine) -> list[int]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text("SELECT version FROM schema_version"))
+        return [int(r[0]) for r in rows]
+
+
+async def test_fresh_database_gets_every_table(db_target: DbTarget) -> None:
+    """Migrating an empty database creates all tables and stamps the latest version."""
+    engine = db_target.engine()
+    try:
+        assert await migrate(engine) == LATEST_VERSION
+        assert await _tables(engine) >= set(schema.metadata.tables)
+        assert await _version_rows(engine) == [LATEST_VERSION]
+    finally:
+        await engine.dispose()
+
+
+async def test_migrate_is_idempotent(db_target: DbTarget) -> None:
+    """A second migrate changes nothing and keeps a single version row."""
+    engine = db_target.engine()
+    try:
+        await migrate(engine)
+        assert await migrate(engine) == LATEST_VERSION
+        assert await _version_rows(engine) == [LATEST_VERSION]
+    finally:
+        await engine.dispose()
+
+
+async def test_newer_schema_is_refused(db_target: DbTarget) -> None:
+    """A database migrated by a newer Spacecast is refused with a clear message."""
+    engine = db_target.engine()
+    try:
+        await migrate(engine)
+        async with engine.begin() as conn:
+            await conn.execute(delete(schema.schema_version))
+            await conn.execute(insert(schema.schema_version).values(version=5))
+        with pytest.raises(SchemaTooNewError) as info:
+            await migrate(engine)
+        assert str(info.value) == (
+            f"database schema version 5 is newer than this Spacecast (knows {LATEST_VERSION}); "
+            "upgrade Spacecast"
+        )
+    finally:
+        await engine.dispose()
+
+
+async def test_open_store_refuses_newer_schema(db_target: DbTarget) -> None:
+    """open_store surfaces SchemaTooNewError instead of running on an unknown schema."""
+    store = await db_target.open_store()
+    async with store.transaction() as tx:
+        await tx.connection.execute(schema.schema_version.update().values(version=99))
+    await store.close()
+    with pytest.raises(SchemaTooNewError, match="version 99 is newer"):
+        await db_target.open_store()
+
+
+async def test_pending_steps_run_in_order_on_an_old_database(db_target: DbTarget) -> None:
+    """An existing database runs only the steps after its version, and records the new one."""
+    extra = MetaData()
+    table = Table("migration_probe", extra, Column("id", Integer, primary_key=True))
+    ran: list[int] = []
+
+    def step(version: int) -> MigrationStep:
+        def run(conn: Connection) -> None:
+            ran.append(version)
+            if version == 2:
+                table.create(conn)
+            else:
+                conn.execute(insert(table).values(id=version))
+
+        return run
+
+    engine = db_target.engine()
+    try:
+        await migrate(engine)  # at version 1
+        upgraded = [*MIGRATIONS, (2, step(2)), (3, step(3))]
+        assert await migrate(engine, upgraded) == 3
+        assert ran == [2, 3]
+        assert await migrate(engine, upgraded) == 3
+        assert ran == [2, 3]
+        async with engine.connect() as conn:
+            assert await conn.run_sync(current_version) == 3
+            assert (await conn.execute(text("SELECT id FROM migration_probe"))).scalar() == 3
+    finally:
+        await engine.dispose()
+
+
+async def test_failed_step_rolls_back_everything(db_target: DbTarget) -> None:
+    """A step that raises leaves the version and the schema as they were."""
+    extra = MetaData()
+    table = Table("half_done", extra, Column("id", Integer, primary_key=True))
+
+    def broken(conn: Connection) -> None:
+        table.create(conn)
+        raise RuntimeError("boom")
+
+    engine = db_target.engine()
+    try:
+        await migrate(engine)
+        with pytest.raises(RuntimeError, match="boom"):
+            await migrate(engine, [*MIGRATIONS, (2, broken)])
+        assert "half_done" not in await _tables(engine)
+        assert await _version_rows(engine) == [1]
+    finally:
+        await engine.dispose()
+
+
+async def test_concurrent_migrations_do_not_collide(db_target: DbTarget) -> None:
+    """Two processes migrating a fresh database at once both succeed, one version row."""
+    engines = [db_target.engine(), db_target.engine()]
+    try:
+        results = await asyncio.gather(*(migrate(e) for e in engines))
+        assert results == [LATEST_VERSION, LATEST_VERSION]
+        assert await _version_rows(engines[0]) == [LATEST_VERSION]
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_sqlite_pragmas_on_every_connection(tmp_path: Path) -> None:
+    """SQLite connections run in WAL mode with foreign keys and a busy timeout."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/p.db")
+    try:
+        async with engine.connect() as a, engine.connect() as b:
+            for conn in (a, b):
+                assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+                assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+                assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 5000
+    finally:
+        await engine.dispose()
