@@ -153,7 +153,7 @@ class Event(WireModel):
     location: str | None = None
     description: str | None = None
     last_updated: AwareDatetime | None = None
-    program: list[ProgramRef] = Field(default_factory=list)
+    program: list[ProgramRef] | None = Field(default_factory=list)
     agencies: list[AgencyRef] = Field(default_factory=list)
     launches: list[LaunchRef] = Field(default_factory=list)
 
@@ -163,7 +163,7 @@ class Launch(WireModel):
 
     id: str
     response_mode: str | None = None
-    name: str
+    name: str = ""
     slug: str | None = None
     net: AwareDatetime | None = None
     net_precision: Precision | None = None
@@ -185,7 +185,7 @@ class EventType(WireModel):
     """An entry of ``/config/event_types/``."""
 
     id: int
-    name: str
+    name: str = ""
 
 
 class ThrottleInfo(WireModel):
