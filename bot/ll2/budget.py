@@ -147,6 +147,10 @@ class RequestBudget:
         )
         return len(self._sends)
 
+    def send_times(self, now: datetime) -> list[datetime]:
+        """Sends (ours and phantom) still occupying a slot at ``now``, oldest first."""
+        return self._active(now)
+
     def used_in_last_hour(self, now: datetime) -> int:
         """Sends (including phantom ones) that still count against the limit at ``now``."""
         return len(self._active(now))

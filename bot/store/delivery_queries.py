@@ -1,0 +1,52 @@
+"""Two small outbox writes that coalescing needs and :class:`~bot.store.outbox.OutboxQueries` lacks.
+
+They are functions over a :class:`~bot.store.Store` (or the ``tx`` of a transaction) rather than
+methods, so the store's classes stay untouched. Both change only a row that is still
+``pending``, like every other settle operation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+
+from bot.store import schema
+from bot.store.base import require_aware
+from bot.store.models import OutboxStatus
+from bot.store.repository import Store
+
+_O = schema.outbox
+
+
+async def cancel_pending(store: Store, row_id: int, reason: str) -> bool:
+    """Cancel one pending row (its news was withdrawn); True if it was pending."""
+    stmt = (
+        update(_O)
+        .where(_O.c.id == row_id, _O.c.status == OutboxStatus.PENDING.value)
+        .values(status=OutboxStatus.CANCELLED.value, last_error=reason)
+    )
+    async with store.transaction() as tx:
+        result = await tx.connection.execute(stmt)
+    return int(result.rowcount) > 0
+
+
+async def bring_forward(store: Store, row_id: int, at: datetime) -> bool:
+    """Make a pending row due at ``at`` if it was due later; True if it moved.
+
+    Used when an urgent change is merged into a row that was held back for coalescing: the
+    urgent part must not wait for the hold to end.
+    """
+    require_aware(at, "at")
+    stmt = (
+        update(_O)
+        .where(
+            _O.c.id == row_id,
+            _O.c.status == OutboxStatus.PENDING.value,
+            _O.c.next_attempt_at > at,
+        )
+        .values(next_attempt_at=at)
+    )
+    async with store.transaction() as tx:
+        result = await tx.connection.execute(stmt)
+    return int(result.rowcount) > 0
