@@ -1,0 +1,106 @@
+"""``/spacecast status`` (is the bot healthy?) and ``/spacecast test`` (do alerts get through?)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from bot import __version__
+from bot.core.render import render_message, sample_change
+from bot.discord_ui.checks import require_bot_can_post, require_guild, require_manager, text_channel
+from bot.discord_ui.cogs.base import CogBase
+from bot.discord_ui.convert import send_kwargs
+from bot.discord_ui.errors import NO_MENTIONS, UserError, answering, defer, reply
+from bot.store import OutboxStatus
+
+if TYPE_CHECKING:
+    from bot.discord_ui.client import SpacecastBot
+
+    Interaction = discord.Interaction[SpacecastBot]
+
+log = logging.getLogger("bot.discord")
+
+# Keys the poller writes after every cycle (see bot.poller).
+LAST_POLL_KEY = "poll:last_at"
+NEXT_POLL_KEY = "poll:next_at"
+STATUS_COLOUR = 0x5865F2
+
+
+def when(value: datetime | None) -> str:
+    """``<t:…:F> (<t:…:R>)``, shown in each reader's own time zone, or ``never``."""
+    if value is None:
+        return "never"
+    return f"{discord.utils.format_dt(value, 'F')} ({discord.utils.format_dt(value, 'R')})"
+
+
+def shard_text(bot: discord.AutoShardedClient, guild: discord.Guild | None) -> str:
+    """This server's shard, the shards this process runs, and their latency."""
+    count = bot.shard_count or 1
+    mine = f"shard {guild.shard_id} of {count}" if guild is not None else f"{count} shard(s)"
+    running = sorted(bot.shards) or list(range(count))
+    latency = bot.latency
+    ms = f", {latency * 1000:.0f} ms heartbeat" if latency == latency and latency > 0 else ""
+    return f"{mine}; this process runs {', '.join(map(str, running))}{ms}"
+
+
+class AdminCommands(CogBase):
+    """Operational commands (mixed into the ``/spacecast`` group)."""
+
+    @app_commands.command(name="status", description="Show polling, API budget and delivery health")
+    async def status(self, interaction: Interaction) -> None:
+        """Last and next poll, LL2 requests this hour, outbox backlog, version and shards."""
+        async with answering(interaction):
+            guild = require_guild(interaction)
+            await defer(interaction)
+            now = self.now()
+            last_poll = await self.store.get_datetime(LAST_POLL_KEY)
+            next_poll = await self.store.get_datetime(NEXT_POLL_KEY)
+            used = len(await self.store.load_request_times(now - timedelta(hours=1)))
+            budget = self.bot.settings.ll2.requests_per_hour
+            counts = await self.store.outbox_counts()
+            embed = discord.Embed(title="Spacecast status", colour=STATUS_COLOUR)
+            embed.add_field(name="Last poll", value=when(last_poll), inline=False)
+            embed.add_field(name="Next poll", value=when(next_poll), inline=False)
+            embed.add_field(name="LL2 requests (last hour)", value=f"{used} of {budget}")
+            embed.add_field(
+                name="Deliveries",
+                value=f"{counts[OutboxStatus.PENDING]} pending · "
+                f"{counts[OutboxStatus.FAILED]} failed",
+            )
+            embed.add_field(name="Shards", value=shard_text(self.bot, guild), inline=False)
+            embed.set_footer(text=f"Spacecast {__version__} · discord.py {discord.__version__}")
+            await reply(interaction, embed=embed)
+
+    @app_commands.command(name="test", description="Post a sample alert to a subscribed channel")
+    @app_commands.describe(channel="A channel with a Spacecast subscription (default: this one)")
+    async def test(
+        self, interaction: Interaction, channel: discord.TextChannel | None = None
+    ) -> None:
+        """Send a clearly labelled sample alert, exactly as real alerts are sent, but no ping."""
+        async with answering(interaction):
+            guild = require_manager(interaction)
+            target = text_channel(interaction, channel)
+            await defer(interaction)
+            subs = await self.store.list_subscriptions(guild.id, channel_id=target.id)
+            if not subs:
+                raise UserError(
+                    f"{target.mention} has no Spacecast subscription; "
+                    "add one with `/spacecast subscribe` first."
+                )
+            require_bot_can_post(guild, target)
+            now = self.now()
+            try:
+                for message in render_message([sample_change(now)], role_id=None, now=now):
+                    await target.send(**send_kwargs(message), allowed_mentions=NO_MENTIONS)
+            except discord.Forbidden as exc:
+                log.info("test alert refused in channel %s: %s", target.id, exc)
+                raise UserError(
+                    f"Discord refused the test alert in {target.mention} "
+                    f"({exc.text or exc.status}); check my permissions there."
+                ) from None
+            note = "" if any(s.enabled for s in subs) else " Its subscriptions are paused, though."
+            await reply(interaction, f"📨 Sent a test alert to {target.mention}.{note}")

@@ -1,0 +1,292 @@
+"""``/spacecast subscribe | unsubscribe | list | pause | resume``: which channel gets which alerts.
+
+Validation and wording are shared with the terminal's ``spacecast subscriptions`` through
+:mod:`bot.core.subscription_options`; every answer here is ephemeral (configuration chatter is
+for the admin who asked, not for the alert channel).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from bot.core.changes import ALERT_KINDS
+from bot.core.subscription_options import describe_subscription, parse_subscription_options
+from bot.core.subscriptions import Subscription
+from bot.discord_ui import autocomplete as ac
+from bot.discord_ui.checks import require_bot_can_post, require_manager, text_channel
+from bot.discord_ui.cogs.base import CogBase
+from bot.discord_ui.errors import UserError, answering, defer, reply
+
+if TYPE_CHECKING:
+    from bot.discord_ui.client import SpacecastBot
+
+    Interaction = discord.Interaction[SpacecastBot]
+
+# Discord integer options stop at 2**53; subscription ids are small positive integers.
+SubscriptionId = app_commands.Range[int, 1, 2**53 - 1]
+ListText = app_commands.Range[str, 1, 1000]
+Reason = app_commands.Range[str, 1, 200]
+
+# Bounds one server's footprint (and keeps /spacecast list readable).
+MAX_SUBSCRIPTIONS_PER_GUILD = 50
+LIST_LINE_MAX = 400
+LIST_BUDGET = 3900  # of an embed description's 4096
+
+KIND_LABELS = {
+    "webcast_live": "webcast live",
+    "date_changed": "date changed",
+    "new_update": "new update",
+    "status_changed": "status changed",
+    "new_item": "new item",
+}
+KIND_OPTIONS = [(kind.value, f"{KIND_LABELS[kind.value]} ({kind.value})") for kind in ALERT_KINDS]
+
+
+def sources_text(events: bool, launches: bool, types: str | None, providers: str | None) -> str:
+    """The ``sources`` text for the shared parser, refusing filters that would do nothing."""
+    if not (events or launches):
+        raise UserError("Turn on at least one of `events` or `launches`.")
+    if types and not events and types.strip().lower() != "all":
+        raise UserError("`types` filters events, but `events` is off.")
+    if providers and not launches and providers.strip().lower() != "all":
+        raise UserError("`providers` filters launches, but `launches` is off.")
+    return ",".join(word for word, on in (("events", events), ("launches", launches)) if on)
+
+
+def same_filters(a: Subscription, b: Subscription) -> bool:
+    """Whether two subscriptions of one channel would send exactly the same alerts."""
+    return (a.sources, a.event_types, a.providers, a.kinds, a.role_id) == (
+        b.sources,
+        b.event_types,
+        b.providers,
+        b.kinds,
+        b.role_id,
+    )
+
+
+def role_warning(role: discord.Role, channel: discord.TextChannel) -> str | None:
+    """A note when pinging ``role`` in ``channel`` would not notify anyone."""
+    me = channel.guild.me
+    if role.mentionable or me is None or channel.permissions_for(me).mention_everyone:
+        return None
+    return (
+        f"⚠️ {role.mention} is not mentionable and I lack **Mention @everyone, @here and All "
+        f"Roles** in {channel.mention}: alerts will name the role without notifying it."
+    )
+
+
+def listing(lines: list[str]) -> str:
+    """Subscription lines joined within an embed description, noting any left out."""
+    shown: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        line = ac.clip(line, LIST_LINE_MAX)
+        if used + len(line) + 1 > LIST_BUDGET:
+            shown.append(f"…and {len(lines) - index} more.")
+            break
+        shown.append(line)
+        used += len(line) + 1
+    return "\n".join(shown)
+
+
+class SubscriptionCommands(CogBase):
+    """Subscription management (mixed into the ``/spacecast`` group)."""
+
+    async def _own_subscription(self, guild: discord.Guild, subscription_id: int) -> Subscription:
+        sub = await self.store.get_subscription(subscription_id)
+        if sub is None or sub.guild_id != guild.id:
+            # Another server's id gets the same answer: ids must not reveal other servers.
+            raise UserError(
+                f"There is no subscription #{subscription_id} in this server; "
+                "`/spacecast list` shows them."
+            )
+        return sub
+
+    async def _complete_subscription(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
+        guild = interaction.guild
+        if guild is None:
+            return []
+        subs = await self.store.list_subscriptions(guild.id)
+        labelled = []
+        for sub in subs:
+            channel = guild.get_channel(sub.channel_id)
+            labelled.append((sub, ac.subscription_label(sub, channel.name if channel else None)))
+        return ac.subscription_choices(current, labelled)
+
+    async def _complete_types(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        options = ac.type_options(await self.store.list_event_types())
+        return ac.list_choices(current, options, every_label="All event types")
+
+    async def _complete_providers(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        names = await self.provider_names()
+        options = [(str(i), f"{name} ({i})") for i, name in sorted(names.items())]
+        return ac.list_choices(current, options, every_label="All launch providers")
+
+    async def _complete_kinds(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return ac.list_choices(current, KIND_OPTIONS, every_label="All alert kinds")
+
+    @app_commands.command(name="subscribe", description="Post spaceflight alerts in a channel")
+    @app_commands.describe(
+        channel="Channel for the alerts (default: this one)",
+        events="Alert about LL2 events: dockings, spacewalks, landings... (default: on)",
+        launches="Alert about launches (default: on)",
+        types="Event types, comma-separated; type a name to search (default: all)",
+        providers="Launch provider ids, comma-separated, e.g. 121 for SpaceX (default: all)",
+        kinds="Which alerts, comma-separated: webcast_live, date_changed... (default: all)",
+        role="Role to ping with each alert (default: none)",
+    )
+    @app_commands.autocomplete(
+        types=_complete_types, providers=_complete_providers, kinds=_complete_kinds
+    )
+    async def subscribe(
+        self,
+        interaction: Interaction,
+        channel: discord.TextChannel | None = None,
+        events: bool = True,
+        launches: bool = True,
+        types: ListText | None = None,
+        providers: ListText | None = None,
+        kinds: ListText | None = None,
+        role: discord.Role | None = None,
+    ) -> None:
+        """Create a subscription after checking the bot can post in the channel."""
+        async with answering(interaction):
+            guild = require_manager(interaction)
+            target = text_channel(interaction, channel)
+            require_bot_can_post(guild, target)
+            if role is not None and role.is_default():
+                raise UserError("Alerts never ping @everyone; pick a real role or leave it empty.")
+            sources = sources_text(events, launches, types, providers)
+            await defer(interaction)
+            type_names = await self.type_names()
+            options = parse_subscription_options(
+                guild=str(guild.id),
+                channel=str(target.id),
+                sources=sources,
+                types=types or "all",
+                providers=providers or "all",
+                kinds=kinds or "all",
+                role=str(role.id) if role is not None else None,
+                known_types=type_names or None,  # before the first poll, any id is accepted
+                prefix="",
+            )
+            existing = await self.store.list_subscriptions(guild.id)
+            if len(existing) >= MAX_SUBSCRIPTIONS_PER_GUILD:
+                raise UserError(
+                    f"This server has {len(existing)} subscriptions, the most I keep; "
+                    "remove one with `/spacecast unsubscribe` first."
+                )
+            draft = options.to_subscription(0)
+            for sub in existing:
+                if sub.channel_id == target.id and same_filters(sub, draft):
+                    raise UserError(f"{target.mention} already has this subscription (#{sub.id}).")
+            sub = await self.store.add_subscription(
+                guild.id,
+                target.id,
+                sources=options.sources,
+                event_types=options.event_types,
+                providers=options.providers,
+                kinds=options.kinds,
+                role_id=options.role_id,
+                now=self.now(),
+            )
+            providers_named = await self.provider_names() if sub.providers else {}
+            lines = [f"✅ Subscribed. {describe_subscription(sub, type_names, providers_named)}"]
+            if role is not None and (warning := role_warning(role, target)) is not None:
+                lines.append(warning)
+            lines.append(f"Try it: `/spacecast test` in {target.mention}.")
+            await reply(interaction, "\n".join(lines))
+
+    @app_commands.command(name="unsubscribe", description="Stop a subscription for good")
+    @app_commands.describe(subscription_id="The subscription to remove (see /spacecast list)")
+    @app_commands.rename(subscription_id="id")
+    @app_commands.autocomplete(subscription_id=_complete_subscription)
+    async def unsubscribe(self, interaction: Interaction, subscription_id: SubscriptionId) -> None:
+        """Delete one of this server's subscriptions."""
+        async with answering(interaction):
+            guild = require_manager(interaction)
+            await defer(interaction)
+            sub = await self._own_subscription(guild, subscription_id)
+            if not await self.store.remove_subscription(sub.id, guild_id=guild.id):
+                raise UserError(f"Subscription #{sub.id} was already removed.")
+            await reply(interaction, f"🗑️ Removed subscription #{sub.id} (<#{sub.channel_id}>).")
+
+    @app_commands.command(name="list", description="Show this server's subscriptions")
+    async def list_(self, interaction: Interaction) -> None:
+        """Every subscription of this server, one readable line each."""
+        async with answering(interaction):
+            guild = require_manager(interaction)
+            await defer(interaction)
+            subs = await self.store.list_subscriptions(guild.id)
+            if not subs:
+                await reply(
+                    interaction, "No subscriptions here yet. Add one with `/spacecast subscribe`."
+                )
+                return
+            type_names = await self.type_names()
+            provider_names = await self.provider_names() if any(s.providers for s in subs) else {}
+            lines = [describe_subscription(s, type_names, provider_names) for s in subs]
+            embed = discord.Embed(
+                title=f"Spacecast subscriptions ({len(subs)})",
+                description=listing(lines),
+                colour=0x5865F2,
+            )
+            await reply(interaction, embed=embed)
+
+    @app_commands.command(name="pause", description="Pause a subscription's alerts")
+    @app_commands.describe(
+        subscription_id="The subscription to pause (see /spacecast list)",
+        reason="Why, shown in /spacecast list (optional)",
+    )
+    @app_commands.rename(subscription_id="id")
+    @app_commands.autocomplete(subscription_id=_complete_subscription)
+    async def pause(
+        self,
+        interaction: Interaction,
+        subscription_id: SubscriptionId,
+        reason: Reason | None = None,
+    ) -> None:
+        """Disable a subscription, keeping its settings."""
+        async with answering(interaction):
+            guild = require_manager(interaction)
+            await defer(interaction)
+            sub = await self._own_subscription(guild, subscription_id)
+            if not sub.enabled:
+                raise UserError(f"Subscription #{sub.id} is already paused.")
+            why = " ".join((reason or f"paused by {interaction.user.name}").split())
+            await self.store.set_subscription_enabled(sub.id, False, why, now=self.now())
+            await reply(interaction, f"⏸️ Paused subscription #{sub.id} (<#{sub.channel_id}>).")
+
+    @app_commands.command(name="resume", description="Resume a paused subscription")
+    @app_commands.describe(subscription_id="The subscription to resume (see /spacecast list)")
+    @app_commands.rename(subscription_id="id")
+    @app_commands.autocomplete(subscription_id=_complete_subscription)
+    async def resume(self, interaction: Interaction, subscription_id: SubscriptionId) -> None:
+        """Enable a subscription again, once the bot can post in its channel."""
+        async with answering(interaction):
+            guild = require_manager(interaction)
+            await defer(interaction)
+            sub = await self._own_subscription(guild, subscription_id)
+            if sub.enabled:
+                raise UserError(f"Subscription #{sub.id} is already active.")
+            channel = guild.get_channel(sub.channel_id)
+            if channel is None:
+                raise UserError(
+                    f"The channel of subscription #{sub.id} no longer exists; "
+                    "remove it with `/spacecast unsubscribe`."
+                )
+            # A subscription paused for missing permissions would fail again at once.
+            require_bot_can_post(guild, channel)
+            await self.store.set_subscription_enabled(sub.id, True, now=self.now())
+            await reply(interaction, f"▶️ Resumed subscription #{sub.id} ({channel.mention}).")

@@ -1,0 +1,92 @@
+"""``/spacecast test`` and ``/spacecast status``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import discord
+from simcord import assert_responded
+
+from bot import __version__
+from tests.discord_ui.conftest import World
+from tests.store.samples import outbox_row
+
+
+async def test_test_posts_a_sample_alert_to_a_subscribed_channel(world: World) -> None:
+    """The sample alert arrives as a real alert would: embed, link buttons, no ping."""
+    role = world.guild.create_role("pings", mentionable=True)
+    await world.store.add_subscription(world.guild.id, world.channel.id, role_id=role.id)
+    result = await world.admin.slash(world.channel, "spacecast test")
+    assert_responded(result, content=f"📨 Sent a test alert to <#{world.channel.id}>.")
+    assert result.response is not None
+    assert result.response.ephemeral
+    alert = world.channel.history()[-1]
+    assert world.bot.user is not None
+    assert alert.author.id == world.bot.user.id
+    [embed] = alert.embeds
+    assert embed.title == "🔴 Webcast live: Spacecast test alert: sample Crew Dragon docking"
+    assert alert.content == "🔴 Webcast live: **Spacecast test alert: sample Crew Dragon docking**"
+    assert alert.role_mentions == []
+    assert not alert.mention_everyone
+    labels = [child.label for row in alert.components for child in row.children]  # type: ignore[union-attr]
+    assert labels == ["Watch", "Details"]
+
+
+async def test_test_to_another_channel(world: World) -> None:
+    """The ``channel`` option sends there instead."""
+    other = world.guild.create_text_channel("alerts-2")
+    await world.store.add_subscription(world.guild.id, other.id)
+    await world.admin.slash(world.channel, "spacecast test", channel=other)
+    assert len(other.history()) == 1
+    assert world.channel.history() == []
+
+
+async def test_test_refuses_a_channel_without_subscription(world: World) -> None:
+    """Testing only makes sense where alerts will go; nothing is posted."""
+    result = await world.admin.slash(world.channel, "spacecast test")
+    assert_responded(result, contains="has no Spacecast subscription", ephemeral=True)
+    assert world.channel.history() == []
+
+
+async def test_test_reports_discord_refusing_the_message(world: World) -> None:
+    """A 403 from Discord is explained, not shown as a crash."""
+    await world.store.add_subscription(world.guild.id, world.channel.id)
+    world.env.inject_error(
+        "POST", "/channels/*/messages", status=403, code=50013, message="Missing Permissions"
+    )
+    result = await world.admin.slash(world.channel, "spacecast test")
+    assert_responded(result, contains="Discord refused the test alert", ephemeral=True)
+
+
+async def test_status_reports_polls_budget_and_deliveries(world: World) -> None:
+    """Poll times as Discord timestamps, the hour's LL2 requests, the outbox backlog."""
+    last, nxt = world.now - timedelta(minutes=3), world.now + timedelta(minutes=1)
+    await world.store.set_datetime("poll:last_at", last)
+    await world.store.set_datetime("poll:next_at", nxt)
+    for minutes in (90, 30, 10, 2):  # the first is outside the hour
+        await world.store.record_request(world.now - timedelta(minutes=minutes))
+    await world.store.enqueue([outbox_row(f"k{i}", due=world.now) for i in range(3)])
+    result = await world.admin.slash(world.channel, "spacecast status")
+    assert result.response is not None
+    assert result.response.ephemeral
+    [embed] = result.response.embeds
+    fields = {f.name: f.value for f in embed.fields}
+    stamp = int(last.timestamp())
+    assert fields["Last poll"] == f"<t:{stamp}:F> (<t:{stamp}:R>)"
+    assert fields["Next poll"] == discord.utils.format_dt(nxt, "F") + (
+        f" ({discord.utils.format_dt(nxt, 'R')})"
+    )
+    assert fields["LL2 requests (last hour)"] == "3 of 15"
+    assert fields["Deliveries"] == "3 pending · 0 failed"
+    assert fields["Shards"] is not None
+    assert fields["Shards"].startswith("shard 0 of 1")
+    assert embed.footer.text is not None
+    assert f"Spacecast {__version__}" in embed.footer.text
+
+
+async def test_status_before_the_first_poll(world: World) -> None:
+    """A fresh install says "never" rather than failing."""
+    result = await world.admin.slash(world.channel, "spacecast status")
+    assert result.response is not None
+    fields = {f.name: f.value for f in result.response.embeds[0].fields}
+    assert fields["Last poll"] == fields["Next poll"] == "never"

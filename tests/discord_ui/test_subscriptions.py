@@ -1,0 +1,215 @@
+"""``/spacecast subscribe | unsubscribe | list | pause | resume`` through SimCord."""
+
+from __future__ import annotations
+
+import discord
+import pytest
+from simcord import SetupError, assert_responded
+
+from bot.core.changes import ChangeKind
+from bot.core.snapshot import Source
+from tests.discord_ui.conftest import World
+
+
+async def subscribe(world: World, **options: object) -> str:
+    """Run ``/spacecast subscribe`` as the admin; return the (ephemeral) answer."""
+    result = await world.admin.slash(world.channel, "spacecast subscribe", **options)
+    assert result.response is not None, result
+    assert result.response.ephemeral
+    return result.response.content
+
+
+async def test_subscribe_saves_and_describes_the_subscription(world: World) -> None:
+    """Filters chosen by name end up in the store, and the answer reads like the CLI's."""
+    role = world.guild.create_role("Launch pings", mentionable=True)
+    answer = await subscribe(
+        world, types="2,3", kinds="webcast_live,date_changed", launches=False, role=role
+    )
+    [sub] = await world.store.list_subscriptions(world.guild.id)
+    assert (sub.channel_id, sub.sources) == (world.channel.id, frozenset({Source.EVENT}))
+    assert sub.event_types == frozenset({2, 3})
+    assert sub.kinds == frozenset({ChangeKind.WEBCAST_LIVE, ChangeKind.DATE_CHANGED})
+    assert sub.role_id == role.id
+    assert answer.startswith("✅ Subscribed. #1 in <#")
+    assert "events (Docking, EVA); alerts: webcast live, date changes" in answer
+    assert f"pings <@&{role.id}>" in answer
+
+
+async def test_subscribe_to_another_channel_uses_that_channel(world: World) -> None:
+    """The ``channel`` option wins over the channel the command is used in."""
+    other = world.guild.create_text_channel("events")
+    await subscribe(world, channel=other)
+    [sub] = await world.store.list_subscriptions(world.guild.id)
+    assert sub.channel_id == other.id
+
+
+async def test_subscribe_names_the_permission_the_bot_lacks(world: World) -> None:
+    """Without Embed Links in the channel the answer says so, and nothing is saved."""
+    locked = world.guild.create_text_channel(
+        "no-embeds", overwrites={world.bot_member(): discord.PermissionOverwrite(embed_links=False)}
+    )
+    answer = await subscribe(world, channel=locked)
+    assert answer == f"❌ I can't send messages in <#{locked.id}>: missing **Embed Links**."
+    assert await world.store.list_subscriptions() == []
+
+
+async def test_subscribe_names_the_root_permission(world: World) -> None:
+    """A channel the bot cannot see is reported as View Channel, not as everything after it."""
+    hidden = world.guild.create_text_channel(
+        "hidden",
+        overwrites={
+            world.bot_member(): discord.PermissionOverwrite(view_channel=False, send_messages=False)
+        },
+    )
+    answer = await subscribe(world, channel=hidden)
+    assert answer == f"❌ I can't send messages in <#{hidden.id}>: missing **View Channel**."
+
+
+async def test_subscribe_refuses_an_unknown_event_type(world: World) -> None:
+    """Type ids are checked against LL2's cached event types, with examples."""
+    answer = await subscribe(world, types="2,999")
+    assert answer.startswith("❌ types: unknown id 999; known: 2 Docking, 3 EVA")
+    assert await world.store.list_subscriptions() == []
+
+
+async def test_subscribe_refuses_everyone_as_the_ping_role(world: World) -> None:
+    """@everyone is never a subscription's role."""
+    answer = await subscribe(world, role=world.guild.default_role)
+    assert "never ping @everyone" in answer
+    assert await world.store.list_subscriptions() == []
+
+
+async def test_subscribe_refuses_filters_that_would_do_nothing(world: World) -> None:
+    """A provider filter with launches off, or no source at all, is a mistake."""
+    assert "`providers` filters launches" in await subscribe(world, providers="121", launches=False)
+    assert "at least one of" in await subscribe(world, events=False, launches=False)
+    assert "unknown kind 'webcast_ended'" in await subscribe(world, kinds="webcast_ended")
+
+
+async def test_subscribe_refuses_a_duplicate(world: World) -> None:
+    """The same filters twice in one channel would double every alert."""
+    await subscribe(world)
+    answer = await subscribe(world)
+    assert answer == f"❌ <#{world.channel.id}> already has this subscription (#1)."
+    assert len(await world.store.list_subscriptions()) == 1
+
+
+async def test_settings_commands_are_hidden_from_members_without_manage_server(
+    world: World,
+) -> None:
+    """``default_permissions`` hides /spacecast from ordinary members (Discord enforces it)."""
+    with pytest.raises(SetupError, match="default-member-permissions"):
+        await world.member.slash(world.channel, "spacecast subscribe")
+
+
+async def test_run_time_check_refuses_a_member_granted_the_command(world: World) -> None:
+    """A server can grant /spacecast to anyone; changing settings still needs Manage Server."""
+    world.guild.set_command_permissions(world.command_ids["spacecast"], {world.member: True})
+    result = await world.member.slash(world.channel, "spacecast subscribe")
+    assert_responded(result, contains="need the **Manage Server** permission", ephemeral=True)
+    assert await world.store.list_subscriptions() == []
+
+
+async def test_unsubscribe_removes_a_subscription_of_this_server(world: World) -> None:
+    """The id from /spacecast list removes it."""
+    await subscribe(world)
+    result = await world.admin.slash(world.channel, "spacecast unsubscribe", id=1)
+    assert_responded(result, content=f"🗑️ Removed subscription #1 (<#{world.channel.id}>).")
+    assert await world.store.list_subscriptions() == []
+
+
+async def test_unsubscribe_cannot_touch_another_servers_subscription(world: World) -> None:
+    """Another server's id is answered like an unknown id, and stays."""
+    other = await world.store.add_subscription(424242424242424242, 535353535353535353)
+    result = await world.admin.slash(world.channel, "spacecast unsubscribe", id=other.id)
+    assert_responded(
+        result, contains=f"There is no subscription #{other.id} in this server", ephemeral=True
+    )
+    assert await world.store.get_subscription(other.id) == other
+
+
+async def test_list_shows_this_servers_subscriptions_only(world: World) -> None:
+    """One readable line per subscription, with ids; other servers' are not shown."""
+    await world.store.add_subscription(424242424242424242, 535353535353535353)
+    await subscribe(world, types="2")
+    await subscribe(world, launches=False, events=True, kinds="webcast_live")
+    result = await world.admin.slash(world.channel, "spacecast list")
+    assert result.response is not None
+    assert result.response.ephemeral
+    [embed] = result.response.embeds
+    assert embed.title == "Spacecast subscriptions (2)"
+    assert embed.description is not None
+    lines = embed.description.splitlines()
+    assert lines[0].startswith(f"#2 in <#{world.channel.id}>: events (Docking), launches")
+    assert lines[1] == f"#3 in <#{world.channel.id}>: events (all types); alerts: webcast live"
+
+
+async def test_list_without_subscriptions_says_how_to_add_one(world: World) -> None:
+    """An empty server gets a hint instead of an empty embed."""
+    result = await world.admin.slash(world.channel, "spacecast list")
+    assert_responded(result, contains="`/spacecast subscribe`", ephemeral=True)
+
+
+async def test_pause_and_resume(world: World) -> None:
+    """Pausing records the reason shown in the list; resuming clears it."""
+    await subscribe(world)
+    result = await world.admin.slash(world.channel, "spacecast pause", id=1, reason="launch week")
+    assert_responded(result, contains="⏸️ Paused subscription #1", ephemeral=True)
+    sub = await world.store.get_subscription(1)
+    assert sub is not None
+    assert (sub.enabled, sub.disabled_reason) == (False, "launch week")
+    again = await world.admin.slash(world.channel, "spacecast pause", id=1)
+    assert_responded(again, content="❌ Subscription #1 is already paused.")
+    result = await world.admin.slash(world.channel, "spacecast resume", id=1)
+    assert_responded(result, contains="▶️ Resumed subscription #1", ephemeral=True)
+    sub = await world.store.get_subscription(1)
+    assert sub is not None
+    assert (sub.enabled, sub.disabled_reason) == (True, None)
+
+
+async def test_resume_refuses_while_the_bot_still_cannot_post(world: World) -> None:
+    """A subscription paused for lost permissions stays paused until they are back."""
+    locked = world.guild.create_text_channel(
+        "locked", overwrites={world.bot_member(): discord.PermissionOverwrite(send_messages=False)}
+    )
+    sub = await world.store.add_subscription(world.guild.id, locked.id)
+    await world.store.set_subscription_enabled(sub.id, False, "missing permissions")
+    result = await world.admin.slash(world.channel, "spacecast resume", id=sub.id)
+    assert_responded(
+        result, content=f"❌ I can't send messages in <#{locked.id}>: missing **Send Messages**."
+    )
+    stored = await world.store.get_subscription(sub.id)
+    assert stored is not None
+    assert not stored.enabled
+
+
+async def test_id_autocomplete_offers_this_servers_subscriptions(world: World) -> None:
+    """Only this server's subscriptions are suggested, labelled with their channel."""
+    await world.store.add_subscription(424242424242424242, 535353535353535353)
+    await subscribe(world)
+    choices = await world.admin.autocomplete(world.channel, "spacecast unsubscribe", "id", "")
+    assert choices == [{"name": "#2 · #launch-alerts · events and launches", "value": 2}]
+
+
+async def test_types_autocomplete_completes_a_comma_list_by_name(world: World) -> None:
+    """Typing "2,ev" suggests "2,3" (EVA, a prefix match) before "2,20" (Press Event)."""
+    choices = await world.admin.autocomplete(world.channel, "spacecast subscribe", "types", "2,ev")
+    assert choices == [
+        {"name": "Docking (2), EVA (3)", "value": "2,3"},
+        {"name": "Docking (2), Press Event (20)", "value": "2,20"},
+    ]
+    first = await world.admin.autocomplete(world.channel, "spacecast subscribe", "types", "")
+    assert first[0] == {"name": "All event types", "value": "all"}
+    assert len(first) == 6
+
+
+async def test_subscribe_warns_when_the_role_ping_would_not_notify(world: World) -> None:
+    """A role that is not mentionable needs the bot's Mention All Roles permission there."""
+    quiet = world.guild.create_role("quiet", mentionable=False)
+    channel = world.guild.create_text_channel(
+        "no-pings",
+        overwrites={world.bot_member(): discord.PermissionOverwrite(mention_everyone=False)},
+    )
+    answer = await subscribe(world, channel=channel, role=quiet)
+    assert answer.startswith("✅ Subscribed.")
+    assert f"⚠️ <@&{quiet.id}> is not mentionable" in answer
