@@ -1,11 +1,28 @@
-"""``subscriptions add|list|remove``: manage subscriptions from the terminal."""
+"""``subscriptions add|list|remove``: manage subscriptions from the terminal.
+
+The same parser and rules as the slash commands (:mod:`bot.core.subscription_options`), so an
+option the terminal accepts, Discord accepts too. Output is meant for scripts as much as for
+people: ``add`` prints only the new id, ``list --format json`` prints one JSON array (Discord
+ids as strings, as Discord's own API writes them, so no JSON reader rounds them).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from typing import Any
 
-from bot.cli import CliError
+from bot.cli import EXIT_FAILURE, EXIT_OK, CliError
 from bot.config import Settings
+from bot.core.subscription_options import (
+    OptionError,
+    describe_subscription,
+    parse_snowflake,
+    parse_subscription_options,
+)
+from bot.core.subscriptions import Subscription
+from bot.store import SchemaTooNewError, Store, open_store
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,4 +45,97 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def subscriptions(args: argparse.Namespace, settings: Settings) -> int:
     """Dispatch ``add``, ``list`` or ``remove``."""
-    raise CliError("subscriptions: not implemented yet")
+    try:
+        store = await open_store(settings.database.url)
+    except SchemaTooNewError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot open the database: {exc}", EXIT_FAILURE) from None
+    try:
+        if args.action == "add":
+            return await _add(store, args)
+        if args.action == "list":
+            return await _list(store, args)
+        return await _remove(store, args)
+    except OptionError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        await store.close()
+
+
+async def _add(store: Store, args: argparse.Namespace) -> int:
+    known = dict(await store.list_event_types())
+    options = parse_subscription_options(
+        guild=args.guild,
+        channel=args.channel,
+        sources=args.sources,
+        types=args.types,
+        providers=args.providers,
+        kinds=args.kinds,
+        role=args.role,
+        # Before the first poll the cache is empty: accept the ids rather than refuse them all.
+        known_types=known or None,
+    )
+    if not known and options.event_types is not None:
+        print(
+            "warning: event types are not loaded yet (the bot has not polled); "
+            "--types ids were not checked",
+            file=sys.stderr,
+        )
+    sub = await store.add_subscription(
+        options.guild_id,
+        options.channel_id,
+        sources=options.sources,
+        event_types=options.event_types,
+        providers=options.providers,
+        kinds=options.kinds,
+        role_id=options.role_id,
+    )
+    print(sub.id)
+    return EXIT_OK
+
+
+async def _list(store: Store, args: argparse.Namespace) -> int:
+    guild_id = None if args.guild is None else parse_snowflake(args.guild, "--guild")
+    subs = await store.list_subscriptions(guild_id)
+    if args.format == "json":
+        print(json.dumps([_as_json(s) for s in subs], indent=2))
+        return EXIT_OK
+    if not subs:
+        print("no subscriptions", file=sys.stderr)
+        return EXIT_OK
+    names = dict(await store.list_event_types())
+    for sub in subs:
+        line = describe_subscription(sub, names)
+        # Without --guild the listing spans servers: say which one each line belongs to.
+        print(line if guild_id is not None else f"{line}; guild {sub.guild_id}")
+    return EXIT_OK
+
+
+async def _remove(store: Store, args: argparse.Namespace) -> int:
+    text = str(args.id).strip().lstrip("#")
+    if not (text.isascii() and text.isdigit()) or int(text) == 0 or int(text) >= 2**31:
+        raise CliError(f"ID: {args.id!r} is not a subscription id (see 'subscriptions list')")
+    sub_id = int(text)
+    if not await store.remove_subscription(sub_id):
+        raise CliError(f"no subscription #{sub_id}", EXIT_FAILURE)
+    print(f"removed subscription #{sub_id}")
+    return EXIT_OK
+
+
+def _as_json(sub: Subscription) -> dict[str, Any]:
+    def ids(values: frozenset[int] | None) -> list[int] | None:
+        return None if values is None else sorted(values)
+
+    return {
+        "id": sub.id,
+        "guild_id": str(sub.guild_id),
+        "channel_id": str(sub.channel_id),
+        "sources": sorted(s.value for s in sub.sources),
+        "event_types": ids(sub.event_types),
+        "providers": ids(sub.providers),
+        "kinds": sorted(k.value for k in sub.kinds),
+        "role_id": None if sub.role_id is None else str(sub.role_id),
+        "enabled": sub.enabled,
+        "disabled_reason": sub.disabled_reason,
+    }

@@ -1,0 +1,129 @@
+"""``python -m bot subscriptions``: a real subprocess on a temporary SQLite database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.store import open_store
+
+GUILD = "700000000000000001"
+OTHER_GUILD = "700000000000000002"
+CHANNEL = "800000000000000001"
+ROLE = "900000000000000001"
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """A SQLite database file of the test's own."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'spacecast.db'}"
+
+
+def _cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPACECAST_")}
+    env["SPACECAST_DATABASE__URL"] = db_url
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "subscriptions", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _only_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in result.stderr.splitlines() if "bot.store.migrations" not in line]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_add_list_remove_round_trip(db_url: str) -> None:
+    """add prints the id; list shows it as text and JSON (per guild); remove deletes it."""
+    added = _cli(db_url, "add", "--guild", GUILD, "--channel", CHANNEL, "--role", ROLE,
+                 "--types", "2,3", "--kinds", "webcast_live,date_changed")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "1"
+    assert "event types are not loaded yet" in added.stderr  # ids accepted, with a warning
+    other = _cli(db_url, "add", "--guild", OTHER_GUILD, "--channel", "800000000000000002")
+    assert other.stdout.strip() == "2"
+
+    text = _cli(db_url, "list")
+    assert text.returncode == 0
+    lines = text.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"#1 in <#{CHANNEL}>: events (type 2, type 3)")
+    assert f"pings <@&{ROLE}>" in lines[0]
+
+    listed = json.loads(_cli(db_url, "list", "--guild", GUILD, "--format", "json").stdout)
+    assert listed == [
+        {
+            "id": 1,
+            "guild_id": GUILD,
+            "channel_id": CHANNEL,
+            "sources": ["event", "launch"],
+            "event_types": [2, 3],
+            "providers": None,
+            "kinds": ["date_changed", "webcast_live"],
+            "role_id": ROLE,
+            "enabled": True,
+            "disabled_reason": None,
+        }
+    ]
+
+    removed = _cli(db_url, "remove", "1")
+    assert (removed.returncode, removed.stdout.strip()) == (0, "removed subscription #1")
+    assert [s["id"] for s in json.loads(_cli(db_url, "list", "--format", "json").stdout)] == [2]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["add", "--guild", GUILD, "--channel", CHANNEL, "--kinds", "bogus"], "unknown kind"),
+        (["add", "--guild", GUILD, "--channel", CHANNEL, "--role", GUILD], "@everyone role"),
+        (["remove", "abc"], "is not a subscription id"),
+    ],
+)
+def test_bad_value_is_one_line_exit_2(db_url: str, args: list[str], message: str) -> None:
+    """A bad option prints one 'error:' line naming the problem and exits 2."""
+    result = _cli(db_url, *args)
+    assert result.returncode == 2
+    line = _only_error_line(result)
+    assert line.startswith("error: ")
+    assert message in line
+    assert result.stdout == ""
+
+
+def test_unknown_type_refused_once_types_are_loaded(db_url: str) -> None:
+    """With LL2's event types cached, an id outside them is refused with a hint."""
+
+    async def load_types() -> None:
+        store = await open_store(db_url)
+        try:
+            await store.save_event_types([(2, "Docking"), (3, "EVA")], datetime.now(UTC))
+        finally:
+            await store.close()
+
+    asyncio.run(load_types())
+    result = _cli(db_url, "add", "--guild", GUILD, "--channel", CHANNEL, "--types", "2,999")
+    assert result.returncode == 2
+    assert _only_error_line(result) == "error: --types: unknown id 999; known: 2 Docking, 3 EVA"
+
+
+def test_removing_a_missing_subscription_exits_1(db_url: str) -> None:
+    """remove of an id that does not exist says so and exits 1."""
+    result = _cli(db_url, "remove", "42")
+    assert result.returncode == 1
+    assert _only_error_line(result) == "error: no subscription #42"
