@@ -17,7 +17,9 @@ Heat (:mod:`bot.core.planner_heat`)
     (±15 min), TIGHT when the date is 2 h to -10 min away (where webcasts typically go live and
     holds happen), WARM elsewhere in the ``[now - 3 h, now + 3 h]`` hot window, else COLD. One
     windowed query per hot source covers every hot item's date plus the whole hot window, so an
-    item LL2 moved into the window is read too.
+    item LL2 moved into the window is read too, and then reads on as far as one page holds
+    (80 known items, at most 30 days): a page costs one request however wide its window, so
+    every hot poll also catches date moves and updates of the next items.
 
 Budget split, per sliding hour of ``limit`` requests
     - Overhead: full refreshes and event types, amortised (about 1 request/h at defaults), and
@@ -230,7 +232,8 @@ def _build(
     # Items hot now, or by the time this query was due (it may ride along a little early).
     mine = [i for i in outlook.shortlist if i.source is source]
     hot = hot_items(mine, now, config) + hot_items(mine, max(at, candidate.due), config)
-    start, end = hot_window(hot, at, config)
+    known = [i for i in items if i.source is source]
+    start, end = hot_window(hot, at, config, known)
     return Query(kind, source, start=start, end=end, pages=window_pages(items, source, start, end))
 
 
@@ -243,21 +246,26 @@ class _Slots:
     limit: int
     window: timedelta
 
-    def free(self, extra: int = 0, moment: datetime | None = None) -> int:
-        """Free slots at ``moment`` (default ``at``) after ``extra`` more sends at ``at``."""
-        sends = [*self.sends, *[self.at] * extra]
-        return free_slots(sends, moment or self.at, self.limit, self.window)
+    def free(self) -> int:
+        """Free slots at ``at``."""
+        return free_slots(self.sends, self.at, self.limit, self.window)
 
     def background_keeps_room(self, extra: int, later: Sequence[tuple[datetime, int]]) -> bool:
-        """Whether each background query due within the window still fits on time after
-        ``extra`` sends now (and the earlier ones' own sends)."""
-        sends = [*self.sends, *[self.at] * extra]
+        """Whether ``extra`` sends now leave every background query due within the window
+        fitting on time, as far as it would have fitted without them."""
+        with_extra = [*self.sends, *[self.at] * extra]
+        without = list(self.sends)
         for due, cost in sorted(later):
             if due >= self.at + self.window:
                 break
-            if free_slots(sends, due, self.limit, self.window) < cost:
+            fits = free_slots(with_extra, due, self.limit, self.window) >= cost
+            would_fit = free_slots(without, due, self.limit, self.window) >= cost
+            if would_fit and not fits:
                 return False
-            sends.extend([due] * cost)
+            if fits:
+                with_extra.extend([due] * cost)
+            if would_fit:
+                without.extend([due] * cost)
         return True
 
 

@@ -37,12 +37,27 @@ def upcoming_pages(items: Iterable[Snapshot], source: Source, at: datetime) -> i
 
 
 def hot_window(
-    hot: Sequence[Snapshot], at: datetime, config: PlannerConfig
+    hot: Sequence[Snapshot],
+    at: datetime,
+    config: PlannerConfig,
+    known: Sequence[Snapshot] = (),
 ) -> tuple[datetime, datetime]:
-    """A date window holding the hot window around ``at`` and every hot item's date."""
+    """The date window of a hot query: the hot window around ``at``, every hot item's date, and
+    then as far ahead as one page holds (``page_fill`` of the ``known`` items, at most
+    ``window_reach`` ahead).
+
+    A page holds 100 items whatever the window, so reading further ahead is free: each hot poll
+    then also catches date moves and updates of the next items, whatever their last_updated says.
+    """
     dates = [i.date for i in hot if i.date is not None]
     start = min([at - config.hot_window_after, *dates])
     end = max([at + config.hot_window_before, *dates])
+    limit = at + config.window_reach
+    inside = sum(1 for i in known if i.date is not None and start <= i.date <= end)
+    ahead = sorted(i.date for i in known if i.date is not None and end < i.date <= limit)
+    room = config.page_fill - inside
+    if room > 0 and limit > end:
+        end = ahead[room - 1] if len(ahead) >= room else limit
     return start, end
 
 
@@ -85,8 +100,11 @@ def forecast(
     reserve = reserve_for(config, limit)
     shortlist = [i for i in items if may_be_hot(i, now, now + HOUR, config)]
     timeline = tier_timeline(shortlist, now, HOUR, STEP, config)
+    hot_now = hot_items(shortlist, now, config)
     hot_pages = {
-        s: window_pages(items, s, *hot_window(hot_items(shortlist, now, config), now, config))
+        s: window_pages(
+            items, s, *hot_window(hot_now, now, config, [i for i in items if i.source is s])
+        )
         for s in Source
     }
     overhead = (

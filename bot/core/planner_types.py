@@ -173,6 +173,10 @@ class PlannerConfig:
     tight_before: timedelta = timedelta(hours=2)
     tight_after: timedelta = timedelta(minutes=10)
     critical_margin: timedelta = timedelta(minutes=15)
+    # A hot query reads on past the hot window up to this many known items (a page holds 100;
+    # the rest is room for items we do not know yet), at most this far ahead.
+    page_fill: int = 80
+    window_reach: timedelta = timedelta(days=30)
     # An item whose date is this far past, with no webcast live, is over: no longer hot.
     ended_after: timedelta = timedelta(hours=1)
     # The budget the desired gaps are tuned for; a bigger budget shrinks them proportionally.

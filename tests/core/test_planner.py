@@ -146,8 +146,7 @@ def test_item_90_minutes_out_is_polled_every_two_minutes_when_the_budget_allows(
 
 
 def test_default_budget_spends_all_but_the_reserve_on_a_hot_item() -> None:
-    """At 15/h a TIGHT item gets the non-reserve requests, spread evenly, beating 240 s polls
-    of the whole upcoming list only in focus: every hot poll re-reads the item."""
+    """At 15/h a TIGHT item gets every request but the reserve's, evenly spread (~5 min)."""
     launch = item(Source.LAUNCH, 1, T0 + 150 * MIN)
     run = simulate([launch], 15, timedelta(hours=2), state=settled(T0 - HOUR))
     second_hour = [t for t in run.times(QueryKind.HOT_WINDOW) if t >= T0 + HOUR]
@@ -177,6 +176,17 @@ def test_hot_window_reaches_the_date_of_an_item_hot_by_its_webcast() -> None:
     )
     assert window.end is not None
     assert window.end >= T0 + 5 * HOUR
+
+
+def test_hot_window_reads_ahead_as_far_as_one_page_holds() -> None:
+    """The hot query's window runs on past the hot window to the 80th known item, one page."""
+    hot = item(Source.LAUNCH, 0, T0 + 90 * MIN)
+    ahead = [item(Source.LAUNCH, i, T0 + i * HOUR) for i in range(4, 200)]
+    window = next(
+        q for q in plan([hot, *ahead], settled(T0 - HOUR)).queries if q.kind is QueryKind.HOT_WINDOW
+    )
+    assert window.end == T0 + (4 + 79 - 1) * HOUR  # 1 hot + 79 ahead: 80 known items
+    assert window.pages == 1
 
 
 @pytest.mark.parametrize(
