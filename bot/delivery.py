@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
+from bot import metrics
 from bot.config import DeliverySettings
 from bot.discord_sender import (
     ChannelGone,
@@ -192,6 +193,7 @@ class DeliveryWorker:
                 return tally.report()
             if self._stopping:  # stop() arrived during the claim: hand the rows back
                 await self._release(rows, at, "not sent: worker stopping", tally)
+                metrics.record_delivery(tally.report())
                 return tally.report()
             by_channel: dict[int, list[OutboxRow]] = {}
             for row in rows:
@@ -208,6 +210,7 @@ class DeliveryWorker:
                     task.cancel()  # only matters if run_once itself was cancelled
                 self._tasks.difference_update(tasks)
             report = tally.report()
+        metrics.record_delivery(report)
         log.info(
             "delivery batch",
             extra={

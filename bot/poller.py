@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bot import metrics
 from bot.config import Settings
 from bot.core.changes import Change, ChangeKind
 from bot.core.diff import diff_all
@@ -93,6 +94,7 @@ class Poller:
             except LL2Error as exc:
                 report.failed_queries.append(query.label)
                 log.warning("query failed: %s", exc, extra={"query": query.label})
+        metrics.record_poll(report, len(queries))
         return report
 
     async def _run_query(self, query: Query, report: PollReport) -> None:
@@ -161,6 +163,7 @@ class Poller:
             if complete:
                 await tx.set_datetime(LAST_SUCCESS_KEY.format(stream=query.label), now)
             await tx.set_datetime(LAST_POLL_KEY, now)
+        metrics.record_changes(fresh)
         for change in fresh:
             log.info(
                 "change %s", change.kind.value, extra={"item": change.item.ref, "kind": change.kind}

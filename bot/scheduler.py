@@ -31,6 +31,8 @@ LAST_ATTEMPT_KEY = "poll:last_attempt:{stream}"
 SNAPSHOT_RETENTION = timedelta(days=30)
 OUTBOX_RETENTION = timedelta(days=7)
 REQUEST_LOG_RETENTION = timedelta(hours=2)
+POLL_TICK_SECONDS = 10.0
+SWEEP_SECONDS = 30.0
 
 
 def _label(kind: QueryKind, source: Source | None) -> str:
@@ -153,7 +155,11 @@ class BotScheduler:
         sweep: Callable[[], Awaitable[object]] | None = None,
         may_poll: Callable[[], Awaitable[bool]] | None = None,
         clock: Callable[[], datetime] = utc_now,
+        poll_seconds: float = POLL_TICK_SECONDS,
+        sweep_seconds: float = SWEEP_SECONDS,
     ) -> None:
+        if poll_seconds <= 0 or sweep_seconds <= 0:
+            raise ValueError("poll_seconds and sweep_seconds must be positive")
         self._loop = loop
         self._store = store
         self._settings = settings
@@ -161,6 +167,8 @@ class BotScheduler:
         self._sweep = sweep
         self._may_poll = may_poll
         self._clock = clock
+        self._poll_seconds = poll_seconds
+        self._sweep_seconds = sweep_seconds
         self._heartbeat = Path(settings.health.heartbeat_file)
         self.scheduler = AsyncIOScheduler(
             timezone="UTC", job_defaults={"max_instances": 1, "coalesce": True}
@@ -170,9 +178,13 @@ class BotScheduler:
         """Register the jobs and start the scheduler (inside the running event loop)."""
         add = self.scheduler.add_job
         # A short tick re-asks the planner; the planner, not this interval, decides when LL2 is
-        # called. 10 s keeps the detection delay well under the planner's finest gap.
-        add(self.poll_job, "interval", seconds=10, id="poll", next_run_time=self._clock())
-        add(self.sweep_job, "interval", seconds=30, id="outbox-sweep")
+        # called. 10 s keeps the detection delay well under the planner's finest gap. The tick
+        # is also when a follower process tries to take the poller lease over.
+        add(
+            self.poll_job, "interval", seconds=self._poll_seconds, id="poll",
+            next_run_time=self._clock(),
+        )  # fmt: skip
+        add(self.sweep_job, "interval", seconds=self._sweep_seconds, id="outbox-sweep")
         add(self.housekeeping_job, "interval", hours=1, id="housekeeping")
         self.scheduler.start()
 

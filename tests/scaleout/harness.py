@@ -1,0 +1,56 @@
+"""One Spacecast process for the scale-out test: the real composition root, REST-only Discord.
+
+Run as ``python -m tests.scaleout.harness``. Settings come from the environment exactly as
+``run`` reads them (``SPACECAST_DATABASE__URL``, ``SPACECAST_LL2__BASE_URL``,
+``SPACECAST_DISCORD__API_BASE_URL``, ``SPACECAST_DISCORD__TOKEN``,
+``SPACECAST_DISCORD__SHARD_COUNT``, ``SPACECAST_DISCORD__SHARD_IDS`` ...). The harness logs a
+:class:`discord.Client` in over REST (no gateway: the fake Discord has none), then runs
+:class:`bot.app.AppServices` (poller lease, poll loop, shard-filtered delivery) until SIGTERM.
+It prints ``READY`` on stdout once the services are started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import discord
+
+from bot.app import AppServices
+from bot.config import Settings
+from bot.discord_ui.client import apply_endpoints, check_shards
+from bot.logging_setup import setup_logging
+from bot.store import open_store
+
+
+async def main() -> int:
+    settings = Settings()
+    check_shards(settings)
+    assert settings.discord.token is not None, "SPACECAST_DISCORD__TOKEN is required"
+    token = settings.discord.token.get_secret_value()
+    setup_logging(settings.logging.level, "json", secrets=[token])
+    apply_endpoints(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    store = await open_store(settings.database.url)
+    client = discord.Client(intents=discord.Intents.none())
+    try:
+        await client.login(token)
+        services = AppServices(settings, store)
+        await services.start(client)
+        print("READY", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await services.stop()
+    finally:
+        await client.close()
+        await store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
