@@ -38,6 +38,13 @@ Budget split, per sliding hour of ``limit`` requests
       which stays idle as headroom (multi-page refreshes, an item moving into the window): at
       15/h one query about every 5 min, alternating sources.
 
+Coverage (each source's regular read)
+    No source goes unread longer than ``cover_gap`` (8 min at 15/h: the two sources read in
+    turn at the full budget). When every known item of a source fits one page, the window read
+    stretches to cover all of /upcoming/ (the last 24 h to the end) and counts as the source's
+    incremental read too; a hot source's regular read is then that window read. Hot polls
+    beyond that get only what the coverage leaves (at 15/h: little).
+
 Scheduling
     A stream is due at its last success plus its gap (a full refresh also counts as the
     source's incremental and hot poll; a failed attempt waits ``min(gap, interval)``). A hot
@@ -73,6 +80,7 @@ from bot.core.planner_budget import (
 )
 from bot.core.planner_cadence import (
     Outlook,
+    covers_source,
     forecast,
     hot_due,
     hot_window,
@@ -118,6 +126,8 @@ class _Candidate:
     due: datetime
     baseline: bool = False
     tier: Tier = Tier.COLD  # > COLD marks a hot query
+    cover: bool = False  # reads every item of its source (counts as its regular read)
+    regular: bool = False  # the source's regular read
 
     @property
     def hot(self) -> bool:
@@ -144,6 +154,20 @@ def _latest(*moments: datetime | None) -> datetime | None:
     return max(present) if present else None
 
 
+def _covers(
+    items: Sequence[Snapshot],
+    outlook: Outlook,
+    config: PlannerConfig,
+    source: Source,
+    now: datetime,
+) -> bool:
+    """Whether a window read of ``source`` now would read every item /upcoming/ holds."""
+    mine = [i for i in outlook.shortlist if i.source is source]
+    known = [i for i in items if i.source is source]
+    start, end = hot_window(hot_items(mine, now, config), now, config, known)
+    return covers_source(items, source, start, end, now)
+
+
 def _candidates(
     items: Sequence[Snapshot],
     state: PollState,
@@ -153,15 +177,14 @@ def _candidates(
 ) -> list[_Candidate]:
     cadence = outlook.cadence
     out: list[_Candidate] = []
-    ready: list[Source] = []  # sources with a baseline
+    regular: list[tuple[datetime, Source, QueryKind]] = []  # sources with a baseline
     for source in Source:
         last_full = state.last_full_refresh.get(source)
         stream: Stream = (QueryKind.FULL_UPCOMING, source)
         if last_full is None:
             due = _after_failure(state, stream, last_full, now, config.interval, config)
-            out.append(_Candidate(stream, due, baseline=True))
+            out.append(_Candidate(stream, due, baseline=True, cover=True))
             continue
-        ready.append(source)
         due = _after_failure(
             state,
             stream,
@@ -172,15 +195,27 @@ def _candidates(
         )
         busy = max(cadence.tiers.values()) >= Tier.TIGHT
         if not (busy and now < due + config.full_refresh_every / 2):
-            out.append(_Candidate(stream, due))
-        hot = hot_due(outlook, source, _latest(state.last_hot.get(source), last_full), now)
+            out.append(_Candidate(stream, due, cover=True))
+        covers = _covers(items, outlook, config, source, now)
+        last_hot = state.last_hot.get(source)
+        hot = hot_due(outlook, source, _latest(last_hot, last_full), now)
         if hot is not None:
             due, tier = hot
             stream = (QueryKind.HOT_WINDOW, source)
             gap = outlook.gaps[tier]
-            due = _after_failure(state, stream, state.last_hot.get(source), due, gap, config)
-            out.append(_Candidate(stream, due, tier=tier))
-    out.extend(_incremental_candidates(ready, state, config, cadence.incremental_gap))
+            due = _after_failure(state, stream, last_hot, due, gap, config)
+            out.append(_Candidate(stream, due, tier=tier, cover=covers))
+        # The source's regular read: the window read when it covers every item and the source
+        # is hot now (it also re-reads the hot items), else the incremental query.
+        base = _latest(state.last_incremental.get(source), last_full)
+        kind = QueryKind.INCREMENTAL
+        if covers:
+            base = _latest(base, last_hot)
+            if cadence.tiers[source] > Tier.COLD:
+                kind = QueryKind.HOT_WINDOW
+        assert base is not None
+        regular.append((base, source, kind))
+    out.extend(_regular_candidates(regular, state, config, cadence.incremental_gap))
     stream = (QueryKind.EVENT_TYPES, None)
     last = state.last_event_types
     due = now if last is None else last + config.event_types_every
@@ -189,26 +224,29 @@ def _candidates(
     return out
 
 
-def _incremental_candidates(
-    sources: Sequence[Source], state: PollState, config: PlannerConfig, gap: timedelta
+def _regular_candidates(
+    bases: Sequence[tuple[datetime, Source, QueryKind]],
+    state: PollState,
+    config: PlannerConfig,
+    gap: timedelta,
 ) -> list[_Candidate]:
-    """Incremental queries, staggered so sources alternate instead of polling in pairs."""
-    bases: list[tuple[datetime, Source]] = []
-    for source in sources:
-        base = _latest(state.last_incremental.get(source), state.last_full_refresh.get(source))
-        if base is not None:
-            bases.append((base, source))
-    bases.sort(key=lambda pair: (pair[0], list(Source).index(pair[1])))
+    """Each source's regular read, staggered so sources alternate instead of polling in pairs."""
+    order = sorted(bases, key=lambda b: (b[0], list(Source).index(b[1])))
     out: list[_Candidate] = []
     # Stalest source first, one turn every gap / 2, and no source waits longer than gap.
-    turn = max((base for base, _ in bases), default=None)
-    for base, source in bases:
+    turn = max((base for base, _, _ in order), default=None)
+    for base, source, kind in order:
         assert turn is not None
         due = min(base + gap, turn + gap / 2)
         turn = due
-        stream: Stream = (QueryKind.INCREMENTAL, source)
-        success = state.last_incremental.get(source)
-        out.append(_Candidate(stream, _after_failure(state, stream, success, due, gap, config)))
+        stream: Stream = (kind, source)
+        success = (
+            state.last_incremental.get(source)
+            if kind is QueryKind.INCREMENTAL
+            else state.last_hot.get(source)
+        )
+        due = _after_failure(state, stream, success, due, gap, config)
+        out.append(_Candidate(stream, due, cover=kind is QueryKind.HOT_WINDOW, regular=True))
     return out
 
 
@@ -286,11 +324,11 @@ def _batch(
     )
     free = slots.free()
     chosen: list[Query] = []
-    refreshed: set[Source | None] = set()
+    read: set[Source | None] = set()  # sources whose every item a chosen query reads
     used = blocked = 0
     for candidate in background:
-        if candidate.stream[0] is QueryKind.INCREMENTAL and candidate.stream[1] in refreshed:
-            continue  # the full refresh in this batch reads everything it would
+        if candidate.stream[1] in read and candidate.stream[0] is not QueryKind.EVENT_TYPES:
+            continue  # a full or covering read in this batch reads everything it would
         query = build(candidate)
         cost = min(query.cost, slots.limit)
         if used + cost > free:
@@ -298,17 +336,25 @@ def _batch(
             break
         chosen.append(query)
         used += cost
-        if query.kind is QueryKind.FULL_UPCOMING:
-            refreshed.add(query.source)
-    upcoming = [(c.due, min(build(c).cost, slots.limit)) for c in later if not c.hot]
+        if candidate.cover or query.kind is QueryKind.HOT_WINDOW:
+            read.add(query.source)
+    pending = [c for c in later if not c.hot]
     for candidate in sorted((c for c in due if c.hot), key=lambda c: (-c.tier, c.due)):
-        if candidate.stream[1] in refreshed:
-            continue  # the full refresh reads the hot items too
+        source = candidate.stream[1]
+        if source in read:
+            continue  # this batch already reads the hot items
         query = build(candidate)
         cost = min(query.cost, slots.limit)
+        # A covering hot read is also the source's regular read: that one need not fit too.
+        upcoming = [
+            (c.due, min(build(c).cost, slots.limit))
+            for c in pending
+            if not (candidate.cover and c.regular and c.stream[1] == source)
+        ]
         if used + cost + blocked <= free and slots.background_keeps_room(used + cost, upcoming):
             chosen.append(query)
             used += cost
+            read.add(source)
     return chosen
 
 

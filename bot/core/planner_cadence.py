@@ -19,6 +19,8 @@ from bot.core.snapshot import Snapshot, Source
 PAGE_SIZE = 100
 # /upcoming/ keeps items for 24 h after they happen.
 UPCOMING_KEEPS = timedelta(hours=24)
+# How far a window read reaches when every known item fits one page: the whole upcoming list.
+FAR_AHEAD = timedelta(days=3650)
 STEP = timedelta(minutes=1)  # resolution of the next hour's tier timeline
 HORIZONS = tuple(timedelta(minutes=m) for m in (15, 30, 45, 60))  # budget checks ahead
 
@@ -52,13 +54,41 @@ def hot_window(
     dates = [i.date for i in hot if i.date is not None]
     start = min([at - config.hot_window_after, *dates])
     end = max([at + config.hot_window_before, *dates])
+    # Back to what /upcoming/ still holds (the last 24 h), when the page has room for it.
+    dated = [i.date for i in known if i.date is not None]
+    behind = sum(1 for d in dated if at - UPCOMING_KEEPS <= d < start)
+    inside = sum(1 for d in dated if start <= d <= end)
+    if inside + behind <= config.page_fill:
+        start = min(start, at - UPCOMING_KEEPS)
+        inside += behind
     limit = at + config.window_reach
-    inside = sum(1 for i in known if i.date is not None and start <= i.date <= end)
-    ahead = sorted(i.date for i in known if i.date is not None and end < i.date <= limit)
+    ahead = sorted(d for d in dated if end < d)
     room = config.page_fill - inside
-    if room > 0 and limit > end:
-        end = ahead[room - 1] if len(ahead) >= room else limit
+    if room > len(ahead):
+        # Every known item fits one page: read on to the end of the upcoming list.
+        end = max(end, at + FAR_AHEAD)
+    elif room > 0 and limit > end:
+        within = [d for d in ahead if d <= limit]
+        end = within[room - 1] if len(within) >= room else limit
     return start, end
+
+
+def covers_source(
+    items: Iterable[Snapshot], source: Source, start: datetime, end: datetime, at: datetime
+) -> bool:
+    """Whether a window read of ``source`` reads every known item /upcoming/ holds.
+
+    Such a read finds every edit the incremental query would (and the edits that do not bump
+    ``last_updated``), so it counts as the source's incremental poll too.
+    """
+    for i in items:
+        if i.source is not source:
+            continue
+        if i.date is None:
+            return False
+        if i.date >= at - UPCOMING_KEEPS and not start <= i.date <= end:
+            return False
+    return True
 
 
 def window_pages(items: Iterable[Snapshot], source: Source, start: datetime, end: datetime) -> int:
@@ -145,10 +175,11 @@ def forecast(
         pressure = max(pressure, sum(demand[:steps]) / max(supply, 1.0))
     gaps = {t: max(config.min_gap, g * pressure) for t, g in wanted.items()}
     incremental_rate = max(incremental_floor, limit - reserve - overhead - expected_hot)
+    cover = config.cover_gap * min(1.0, config.reference_limit / limit)
     cadence = Cadence(
         tiers=dict(timeline[0]),
         hot_gap={s: gaps[t] for s, t in timeline[0].items() if t in gaps},
-        incremental_gap=max(2 * config.min_gap, len(Source) * HOUR / incremental_rate),
+        incremental_gap=max(2 * config.min_gap, min(cover, len(Source) * HOUR / incremental_rate)),
         pressure=pressure,
     )
     return Outlook(cadence, timeline, gaps, shortlist)

@@ -177,6 +177,10 @@ class PlannerConfig:
     # the rest is room for items we do not know yet), at most this far ahead.
     page_fill: int = 80
     window_reach: timedelta = timedelta(days=30)
+    # The longest a source should go unread (any read that finds its edits) at the reference
+    # budget: two sources at 15/h read in turn are each read every 8 min. Scaled down with a
+    # bigger budget. Hot polls beyond that get what the budget has left.
+    cover_gap: timedelta = timedelta(minutes=8)
     # An item whose date is this far past, with no webcast live, is over: no longer hot.
     ended_after: timedelta = timedelta(hours=1)
     # The budget the desired gaps are tuned for; a bigger budget shrinks them proportionally.
@@ -195,6 +199,7 @@ class PlannerConfig:
             self.critical_gap,
             self.tight_gap,
             self.warm_gap,
+            self.cover_gap,
         )
         if any(value <= timedelta(0) for value in positive):
             raise ValueError("intervals and gaps must be positive")
