@@ -33,6 +33,8 @@ OUTBOX_RETENTION = timedelta(days=7)
 REQUEST_LOG_RETENTION = timedelta(hours=2)
 POLL_TICK_SECONDS = 10.0
 SWEEP_SECONDS = 30.0
+HEARTBEAT_POLLER = "poller\n"
+HEARTBEAT_STANDBY = "standby\n"
 
 
 def _label(kind: QueryKind, source: Source | None) -> str:
@@ -167,6 +169,8 @@ class BotScheduler:
         self._sweep = sweep
         self._may_poll = may_poll
         self._clock = clock
+        # Whether the last poll tick found this process the poller (see ``may_poll``).
+        self.polling = may_poll is None
         self._poll_seconds = poll_seconds
         self._sweep_seconds = sweep_seconds
         self._heartbeat = Path(settings.health.heartbeat_file)
@@ -196,7 +200,8 @@ class BotScheduler:
     async def poll_job(self) -> None:
         """Poll if this process is the poller and the plan is due; refresh the heartbeat."""
         try:
-            if self._may_poll is None or await self._may_poll():
+            self.polling = self._may_poll is None or await self._may_poll()
+            if self.polling:
                 report, _ = await self._loop.tick()
                 if report is not None and self._on_report is not None:
                     await self._on_report(report)
@@ -213,7 +218,10 @@ class BotScheduler:
                 log.exception("outbox sweep failed")
 
     async def housekeeping_job(self) -> None:
-        """Prune old snapshots, sent outbox rows and the request log."""
+        """Prune old snapshots, sent outbox rows and the request log (the poller's job: the
+        other processes of a sharded deployment share its database)."""
+        if not self.polling:
+            return
         now = self._clock()
         try:
             snapshots = await self._store.prune_snapshots(now - SNAPSHOT_RETENTION)
@@ -224,7 +232,8 @@ class BotScheduler:
             log.exception("housekeeping failed")
 
     def _touch_heartbeat(self) -> None:
+        # The content names the role, for ``health`` to show: "poller" or "standby".
         try:
-            self._heartbeat.touch()
+            self._heartbeat.write_text(HEARTBEAT_POLLER if self.polling else HEARTBEAT_STANDBY)
         except OSError as exc:
             log.warning("cannot touch heartbeat %s: %s", self._heartbeat, exc)

@@ -6,6 +6,7 @@ a SQLite file: one process, so it is always the poller.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import urllib.error
 import urllib.request
@@ -17,6 +18,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from bot.app import AppServices, Timings, shard_spec
+from bot.cli.health_cmd import health
 from bot.config import Settings
 from bot.core.snapshot import Source
 from bot.leader import AlwaysLeader
@@ -84,6 +86,7 @@ async def test_start_poll_deliver_stop(tmp_path: Path, store: Store) -> None:
 
             await eventually(baseline)
             await eventually(lambda: (tmp_path / "heartbeat").exists())
+            assert (tmp_path / "heartbeat").read_text() == "poller\n"
             await eventually(lambda: len(fake.messages_in(CHANNEL)) == 1)
             assert ll2.polls_by("app") >= 2  # both sources' full refresh
             assert ll2.requests["app"] > ll2.polls_by("app")  # plus the throttle check
@@ -124,3 +127,14 @@ def test_timings_from_env() -> None:
     assert timings == Timings(poll_tick_seconds=1.5, leader_retry_seconds=2.0)
     with pytest.raises(ValueError, match="SPACECAST_POLL_TICK_SECONDS"):
         Timings.from_env({"SPACECAST_POLL_TICK_SECONDS": "0"})
+
+
+@pytest.mark.parametrize(("content", "shown"), [("standby\n", " (standby)"), ("", ""), ("?", "")])
+def test_health_shows_the_role(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, shown: str
+) -> None:
+    heartbeat = tmp_path / "heartbeat"
+    heartbeat.write_text(content)
+    settings = Settings.model_validate({"health": {"heartbeat_file": str(heartbeat)}})
+    assert health(argparse.Namespace(), settings) == 0
+    assert capsys.readouterr().out == f"healthy: heartbeat 0s old{shown}\n"

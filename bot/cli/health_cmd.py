@@ -1,5 +1,6 @@
 """``health``: the Docker HEALTHCHECK. The running bot touches a heartbeat file after every
-successful scheduler tick; a stale or missing file means the process is wedged or dead."""
+successful scheduler tick; a stale or missing file means the process is wedged or dead. The file
+names the process's role (``poller`` or ``standby``), which the healthy line shows."""
 
 from __future__ import annotations
 
@@ -25,5 +26,14 @@ def health(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
-    print(f"healthy: heartbeat {age:.0f}s old")
+    print(f"healthy: heartbeat {age:.0f}s old{_role(path)}")
     return 0
+
+
+def _role(path: Path) -> str:
+    # The scheduler writes "poller" or "standby" (a sharded deployment polls from one process).
+    try:
+        role = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return f" ({role})" if role in ("poller", "standby") else ""

@@ -219,6 +219,10 @@ async def test_two_shard_processes_one_poller_and_takeover(tmp_path: Path) -> No
         leader = pollers[0]
         follower = next(p for p in procs if p is not leader)
         assert fake.messages == [], "the baseline must not alert"
+        heartbeat = {p.shard: tmp_path / f"heartbeat-{p.shard}" for p in procs}
+        await until(lambda: all(h.exists() for h in heartbeat.values()), 10, "heartbeats")
+        assert heartbeat[leader.shard].read_text() == "poller\n"
+        assert heartbeat[follower.shard].read_text() == "standby\n"
 
         # --- change 1: webcast live; change 2: new update ------------------------------------
         every_channel = [c for cs in channels.values() for c in cs]
@@ -283,6 +287,7 @@ async def test_two_shard_processes_one_poller_and_takeover(tmp_path: Path) -> No
             assert sorted(statuses[channel]).count(OutboxStatus.SENT.value) == 2
         logs = follower.logs()
         assert "poller leadership acquired" in logs
+        assert heartbeat[follower.shard].read_text() == "poller\n"
         print(
             f"\ntakeover: lease won and LL2 contacted {takeover:.1f}s after SIGKILL, "
             f"first poll {first_poll:.1f}s after it; leader was shard {leader.shard}"
