@@ -13,7 +13,7 @@ A few timings are tunable through the environment rather than the config file, f
 drills; production should leave them alone:
 
 - ``SPACECAST_POLL_TICK_SECONDS`` (10): how often the scheduler re-asks the planner;
-- ``SPACECAST_LEADER_RETRY_SECONDS`` (15): how often a follower tries to take the lease;
+- ``SPACECAST_LEADER_RETRY_SECONDS`` (10): how often a follower tries to take the lease;
 - ``SPACECAST_LEADER_HEARTBEAT_SECONDS`` (10): the leader's heartbeat on its lease connection.
 """
 

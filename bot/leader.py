@@ -11,8 +11,8 @@ them may poll. :class:`PollerLease` decides which::
 
 **PostgreSQL.** The leader is the process whose dedicated connection holds the session-level
 advisory lock :data:`LOCK_KEY` (``pg_try_advisory_lock``, never the blocking form). The others
-try again every ``retry_seconds`` (default 15). The lock belongs to the server-side session, so
-it goes away with it:
+try again every ``retry_seconds`` (default 10, one scheduler tick). The lock belongs to the
+server-side session, so it goes away with it:
 
 - a *killed* leader: the kernel closes its socket, the backend reads EOF at once, ends the
   session and the lock is free for the next try (seconds);
@@ -24,8 +24,11 @@ it goes away with it:
   and while leading a heartbeat task runs ``SELECT 1`` on it every ``heartbeat_seconds``. A
   leader that stops heartbeating is disconnected by the server and its lock released.
 
-So a dead leader is replaced within ``IDLE_TIMEOUT_SECONDS + retry_seconds`` (45 s + 15 s) in the
-worst case, and within one retry interval in the common one (a crash or a kill).
+So a dead leader is replaced within ``IDLE_TIMEOUT_SECONDS + retry_seconds`` (30 s + 10 s) in the
+worst case, and within one retry interval in the common one (a crash or a kill). Followers try
+on the scheduler's poll tick, so a retry interval that is not a multiple of the tick rounds up
+to one (15 s on a 10 s tick means every 20 s). The new leader's first poll then waits for the
+planner, which sees the old leader's sends in the shared request log (at least its 15 s floor).
 
 Each :meth:`PollerLease.acquire_or_check` by the leader runs ``SELECT 1`` on the lease
 connection first: if that fails the session (and with it the lock) may be gone, so the process
@@ -56,9 +59,9 @@ log = logging.getLogger("bot.leader")
 
 # pg advisory locks are per database: every Spacecast process of one database competes for this.
 LOCK_KEY = 0x5350_4341_5354  # "SPCAST"
-DEFAULT_RETRY_SECONDS = 15.0
+DEFAULT_RETRY_SECONDS = 10.0
 DEFAULT_HEARTBEAT_SECONDS = 10.0
-IDLE_TIMEOUT_SECONDS = 45
+IDLE_TIMEOUT_SECONDS = 30
 KEEPALIVE_IDLE_SECONDS = 10
 KEEPALIVE_INTERVAL_SECONDS = 5
 KEEPALIVE_COUNT = 3

@@ -163,3 +163,25 @@ async def _pid_of(lease_obj: AdvisoryLockLease) -> int:
     conn = lease_obj._conn
     assert conn is not None
     return int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def test_lease_session_detects_dead_peers(pg_store: Store) -> None:
+    """The leader's session carries TCP keepalives, a user timeout and an idle timeout."""
+    from sqlalchemy import text
+
+    from bot import leader
+
+    holder = lease(pg_store)
+    try:
+        assert await holder.acquire_or_check()
+        conn = holder._conn
+        assert conn is not None
+
+        async def show(name: str) -> str:
+            return str((await conn.execute(text(f"SHOW {name}"))).scalar_one())
+
+        assert await show("tcp_keepalives_idle") == str(leader.KEEPALIVE_IDLE_SECONDS)
+        assert await show("tcp_keepalives_count") == str(leader.KEEPALIVE_COUNT)
+        assert await show("idle_session_timeout") == f"{leader.IDLE_TIMEOUT_SECONDS}s"
+    finally:
+        await holder.release()
