@@ -6,6 +6,7 @@ synthetic (built here through the real wire model), since no real launch fixture
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -95,7 +96,7 @@ def make_change(kind: ChangeKind, item: Snapshot, **fields: Any) -> Change:
     elif kind is ChangeKind.NEW_UPDATE:
         defaults = {"update": item.updates[-1] if item.updates else UpdateRef(id=1, comment="Hi")}
     elif kind in (ChangeKind.WEBCAST_LIVE, ChangeKind.WEBCAST_ENDED):
-        live = tuple(w.model_copy(update={"live": i == 1}) for i, w in enumerate(item.webcasts))
+        live = tuple(dataclasses.replace(w, live=i == 1) for i, w in enumerate(item.webcasts))
         defaults = {"urls": live or (WebcastRef(url="https://example.com/live", live=True),)}
     elif kind is ChangeKind.STATUS_CHANGED:
         defaults = {

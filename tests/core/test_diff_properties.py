@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -123,10 +124,10 @@ def untracked_edits(draw: st.DrawFn) -> tuple[Snapshot, Snapshot]:
     """A snapshot and a copy that differs only in fields the diff must ignore."""
     old = draw(full_snapshots)
     edited_webcasts = tuple(
-        w.model_copy(update={"title": draw(texts), "priority": draw(st.none() | st.integers(0, 9))})
+        dataclasses.replace(w, title=draw(texts), priority=draw(st.none() | st.integers(0, 9)))
         for w in old.webcasts
     )
-    edited_updates = tuple(u.model_copy(update={"comment": draw(texts)}) for u in old.updates)
+    edited_updates = tuple(dataclasses.replace(u, comment=draw(texts)) for u in old.updates)
     new = old.model_copy(
         update={
             "name": draw(names),
