@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from bot import metrics
 from bot.config import Settings
 from bot.core.changes import Change, ChangeKind
-from bot.core.diff import diff_all
+from bot.core.diff import ItemKey, diff_all
 from bot.core.models import Event, Launch
 from bot.core.planner_types import Query, QueryKind
 from bot.core.routing import route
@@ -146,12 +146,13 @@ class Poller:
         baseline_key = BASELINE_KEY.format(source=source.value)
         async with self._store.transaction() as tx:
             baseline = not await tx.get_flag(baseline_key)
-            old = await tx.load_snapshots([s.key for s in snapshots])
+            changed, unchanged, old = await _split_unchanged(tx, snapshots)
             stored, changes = diff_all(
-                old, snapshots, now, baseline=baseline, date_threshold=self._date_threshold
+                old, changed, now, baseline=baseline, date_threshold=self._date_threshold
             )
             changes = [c for c in changes if not _stale_new_item(c, now)]
             await tx.save_snapshots(stored, now)
+            await tx.touch_snapshots(unchanged, now)
             fresh = await tx.record_changes(changes)
             subscriptions = await tx.list_subscriptions(enabled_only=True)
             deliveries = route([c for c in fresh if c.alertable], subscriptions)
@@ -169,6 +170,30 @@ class Poller:
                 "change %s", change.kind.value, extra={"item": change.item.ref, "kind": change.kind}
             )
         return fresh, queued
+
+
+async def _split_unchanged(
+    tx: Store, snapshots: list[Snapshot]
+) -> tuple[list[Snapshot], set[ItemKey], dict[ItemKey, Snapshot]]:
+    """Separate items identical to their stored copy from the rest.
+
+    Identical JSON means an identical snapshot, and ``diff(x, x)`` is empty, so such items need
+    no parsing, no diff and no rewrite (only a ``last_seen_at`` bump). Returns the changed
+    snapshots, the unchanged keys, and the parsed stored copies of the changed ones.
+    """
+    encoded: dict[ItemKey, set[str]] = {}
+    for snap in snapshots:
+        encoded.setdefault(snap.key, set()).add(snap.model_dump_json())
+    stored = await tx.load_snapshot_data(encoded)
+    # An item listed twice in different states goes through the diff, which picks one copy.
+    unchanged = {k for k, texts in encoded.items() if len(texts) == 1 and stored.get(k) in texts}
+    changed = [s for s in snapshots if s.key not in unchanged]
+    old = {
+        key: Snapshot.model_validate_json(stored[key])
+        for key in {s.key for s in changed}
+        if key in stored
+    }
+    return changed, unchanged, old
 
 
 def _to_snapshots(result: FetchResult[Event] | FetchResult[Launch]) -> list[Snapshot]:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, case, delete, or_, select, true
+from sqlalchemy import ColumnElement, Row, case, delete, or_, select, true, update
 
 from bot.core.changes import Change, ChangeKind
 from bot.core.snapshot import Snapshot, Source
@@ -48,6 +48,44 @@ class SnapshotQueries(StoreBase):
                         snap = _snapshot(row)
                         found[snap.key] = snap
         return found
+
+    async def load_snapshot_data(self, keys: Iterable[SnapshotKey]) -> dict[SnapshotKey, str]:
+        """The stored snapshots' JSON text for ``keys``, unparsed.
+
+        The poller compares this text with the new snapshot's JSON first: an identical item
+        (most of every poll) then costs neither parsing nor diffing.
+        """
+        by_source: dict[Source, set[str]] = defaultdict(set)
+        for source, item_id in keys:
+            by_source[Source(source)].add(item_id)
+        found: dict[SnapshotKey, str] = {}
+        async with self._read() as conn:
+            for source, ids in by_source.items():
+                for part in chunks(sorted(ids)):
+                    stmt = select(_S.c.item_id, _S.c.data).where(
+                        _S.c.source == source.value, _S.c.item_id.in_(part)
+                    )
+                    for row in await conn.execute(stmt):
+                        found[(source, row.item_id)] = row.data
+        return found
+
+    async def touch_snapshots(self, keys: Iterable[SnapshotKey], seen_at: datetime) -> None:
+        """Move ``last_seen_at`` (pruning goes by it) of unchanged items; data is untouched."""
+        require_aware(seen_at, "seen_at")
+        by_source: dict[Source, set[str]] = defaultdict(set)
+        for source, item_id in keys:
+            by_source[Source(source)].add(item_id)
+        if not by_source:
+            return
+        async with self._write() as conn:
+            for source, ids in by_source.items():
+                for part in chunks(sorted(ids)):
+                    stmt = (
+                        update(_S)
+                        .where(_S.c.source == source.value, _S.c.item_id.in_(part))
+                        .values(last_seen_at=seen_at)
+                    )
+                    await conn.execute(stmt)
 
     async def load_all_snapshots(self, source: Source | None = None) -> dict[SnapshotKey, Snapshot]:
         """Every stored snapshot (of one source, if given)."""

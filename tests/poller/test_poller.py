@@ -151,3 +151,23 @@ async def _snapshots(fake: FakeLL2, events: list[dict[str, Any]]) -> list[Any]:
     from bot.core.snapshot import snapshot_from_event
 
     return [snapshot_from_event(Event.model_validate(copy.deepcopy(e))) for e in events]
+
+
+async def test_unchanged_item_is_only_touched(
+    poller: Poller, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An item identical to its stored copy is neither diffed nor rewritten."""
+    await poller.poll_upcoming()
+    diffed: list[int] = []
+    real_diff_all = __import__("bot.poller", fromlist=["diff_all"]).diff_all
+
+    def counting(old: Any, new: Any, *args: Any, **kwargs: Any) -> Any:
+        items = list(new)
+        diffed.append(len(items))
+        return real_diff_all(old, items, *args, **kwargs)
+
+    monkeypatch.setattr("bot.poller.diff_all", counting)
+    report = await poller.poll_upcoming()
+    assert report.changes == []
+    assert diffed == [0, 0]
+    assert report.items_seen == 2

@@ -142,3 +142,20 @@ async def test_naive_datetime_is_refused(store: Store) -> None:
     """Naive timestamps are a bug and raise instead of being stored as local time."""
     with pytest.raises(ValueError, match="timezone-aware"):
         await store.save_snapshots([snap("1")], seen_at=datetime(2025, 1, 1))  # noqa: DTZ001
+
+
+async def test_load_snapshot_data_returns_the_stored_json(store: Store) -> None:
+    """The raw JSON comes back exactly as the snapshot serialises, keyed by item."""
+    event = real_event()
+    await store.save_snapshots([event], T0)
+    raw = await store.load_snapshot_data([event.key, (Source.LAUNCH, "absent")])
+    assert raw == {event.key: event.model_dump_json()}
+
+
+async def test_touch_moves_last_seen_only(store: Store) -> None:
+    """Touching an unchanged item keeps it from being pruned without changing its data."""
+    event = real_event()
+    await store.save_snapshots([event], T0)
+    await store.touch_snapshots([event.key], T0 + timedelta(days=40))
+    assert await store.prune_snapshots(T0 + timedelta(days=30)) == 0
+    assert await store.get_snapshot(Source.EVENT, event.id) == event
