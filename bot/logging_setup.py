@@ -104,3 +104,5 @@ def setup_logging(
     # discord.py's gateway chatter is useful only when debugging it.
     logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # APScheduler logs every job run at INFO (several lines per 10 s tick): noise, not news.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -8,11 +8,13 @@ launch window never create a change, so an image swap or a description edit is n
 Every change carries a deterministic ``version`` so that the same underlying change, seen by two
 polls or two processes, has the same identity and the outbox sends it once:
 
-* ``date_changed``: ``"{old_iso}>{new_iso}/{old_precision_id}>{new_precision_id}"``
+* ``date_changed``: ``"{old_iso}>{new_iso}/{old_precision_id}>{new_precision_id}"``, plus
+  ``"@{last_updated_iso}"`` when LL2 sent ``last_updated`` (so a date that goes A → B → A → B
+  alerts on the second A → B too, instead of colliding with the first one's identity)
 * ``new_update``: the update id
 * ``webcast_live`` / ``webcast_ended``: the new date's ISO (``"nodate"`` without one), so a
   webcast flapping on the same date alerts once while a re-scheduled attempt alerts again
-* ``status_changed``: ``"{old_status_id}>{new_status_id}"``
+* ``status_changed``: ``"{old_status_id}>{new_status_id}"``, with the same ``@`` suffix
 * ``new_item``: ``"new"``
 
 A missing value is written ``none`` in versions. ISO times are UTC with a ``Z`` suffix.
@@ -20,6 +22,7 @@ A missing value is written ``none`` in versions. ISO times are UTC with a ``Z`` 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
@@ -71,7 +74,11 @@ def diff(
     if old is None:
         if baseline:
             return []
-        return [_change(ChangeKind.NEW_ITEM, new, now, version="new")]
+        first = [_change(ChangeKind.NEW_ITEM, new, now, version="new")]
+        # Met already live: a channel that follows only webcasts must still hear of it.
+        if new.webcast_live or any(w.live for w in new.webcasts):
+            first.extend(_webcast_changes(_not_live(new), new, now))
+        return first
     if old.key != new.key:
         raise ValueError(f"cannot diff two different items: {old.ref} and {new.ref}")
 
@@ -165,13 +172,28 @@ def _status_changes(old: Snapshot, new: Snapshot, now: datetime) -> list[Change]
             ChangeKind.STATUS_CHANGED,
             new,
             now,
-            version=f"{_text(old.status_id)}>{new.status_id}",
+            version=f"{_text(old.status_id)}>{new.status_id}{_edit_suffix(new)}",
             old_status=old.status_name,
             new_status=new.status_name,
             old_status_id=old.status_id,
             new_status_id=new.status_id,
         )
     ]
+
+
+def _edit_suffix(new: Snapshot) -> str:
+    """``@last_updated`` for versions of changes that can repeat (A → B → A → B)."""
+    return f"@{as_utc_iso(new.last_updated)}" if new.last_updated is not None else ""
+
+
+def _not_live(snapshot: Snapshot) -> Snapshot:
+    """The same item with nothing live: the 'before' of an item first met mid-webcast."""
+    return snapshot.model_copy(
+        update={
+            "webcast_live": False,
+            "webcasts": tuple(dataclasses.replace(w, live=False) for w in snapshot.webcasts),
+        }
+    )
 
 
 def _date_changes(
@@ -196,7 +218,7 @@ def _date_changes(
         return []
     version = (
         f"{_text(as_utc_iso(old.date))}>{_text(as_utc_iso(new.date))}"
-        f"/{_text(old.precision_id)}>{_text(new.precision_id)}"
+        f"/{_text(old.precision_id)}>{_text(new.precision_id)}{_edit_suffix(new)}"
     )
     return [
         _change(

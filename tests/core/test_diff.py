@@ -139,7 +139,7 @@ def test_date_changed_version_is_deterministic() -> None:
     data = event_json()
     data["date"] = "2025-06-26T12:30:00Z"
     change = diff(ev(), ev(data), NOW)[0]
-    assert change.version == "2025-06-26T10:30:00Z>2025-06-26T12:30:00Z/1>1"
+    assert change.version == "2025-06-26T10:30:00Z>2025-06-26T12:30:00Z/1>1@2025-06-26T13:55:56Z"
 
 
 def test_date_moved_earlier_is_date_changed() -> None:
@@ -189,7 +189,7 @@ def test_precision_refined_is_date_changed() -> None:
     new_data["date_precision"] = {"id": 5, "name": "Day", "abbrev": "D", "description": ""}
     change = only(diff(ev(old_data), ev(new_data), NOW), ChangeKind.DATE_CHANGED)
     assert (change.old_precision, change.new_precision) == ("Month", "Day")
-    assert change.version.endswith("/7>5")
+    assert change.version.endswith("/7>5@2025-06-26T13:55:56Z")
 
 
 def test_precision_becoming_null_is_not_alerted() -> None:
@@ -205,7 +205,7 @@ def test_date_appearing_is_date_changed() -> None:
     old_data["date"] = None
     change = only(diff(ev(old_data), ev(), NOW), ChangeKind.DATE_CHANGED)
     assert change.old_date is None
-    assert change.version == "none>2025-06-26T10:30:00Z/1>1"
+    assert change.version == "none>2025-06-26T10:30:00Z/1>1@2025-06-26T13:55:56Z"
 
 
 def test_date_disappearing_is_date_changed() -> None:
@@ -221,7 +221,7 @@ def test_launch_net_slip_is_date_changed() -> None:
     data = launch_json()
     data["net"] = "2025-07-03T04:48:10Z"
     change = only(diff(la(), la(data), NOW), ChangeKind.DATE_CHANGED)
-    assert change.version == "2025-07-02T05:10:30Z>2025-07-03T04:48:10Z/0>0"
+    assert change.version == "2025-07-02T05:10:30Z>2025-07-03T04:48:10Z/0>0@2025-07-01T18:42:10Z"
 
 
 def test_launch_window_change_alone_is_not_alerted() -> None:
@@ -458,7 +458,7 @@ def test_status_change_is_status_changed() -> None:
     change = only(diff(la(), la(data), NOW), ChangeKind.STATUS_CHANGED)
     assert (change.old_status, change.new_status) == ("Go for Launch", "On Hold")
     assert (change.old_status_id, change.new_status_id) == (1, 5)
-    assert change.version == "1>5"
+    assert change.version == "1>5@2025-07-01T18:42:10Z"
 
 
 def test_status_appearing_is_status_changed() -> None:
@@ -466,7 +466,7 @@ def test_status_appearing_is_status_changed() -> None:
     data = launch_json()
     data["status"] = None
     change = only(diff(la(data), la(), NOW), ChangeKind.STATUS_CHANGED)
-    assert change.version == "none>1"
+    assert change.version == "none>1@2025-07-01T18:42:10Z"
 
 
 def test_status_disappearing_is_not_alerted() -> None:
@@ -689,3 +689,23 @@ def test_diff_all_duplicate_prefers_the_fresher_copy() -> None:
     stored, changes = diff_all({ev().key: ev()}, [ev(fresh), ev()], NOW)
     assert stored[0].webcast_live
     assert kinds(changes) == [ChangeKind.WEBCAST_LIVE]
+
+
+def test_repeated_status_flip_gets_a_new_identity() -> None:
+    """Go → Hold, back to Go, then Hold again (a later edit) is a second, distinct alert."""
+    hold = launch_json()
+    hold["status"] = {"id": 5, "name": "On Hold", "abbrev": "Hold"}
+    first = only(diff(la(), la(hold), NOW), ChangeKind.STATUS_CHANGED)
+    hold_again = launch_json()
+    hold_again["status"] = {"id": 5, "name": "On Hold", "abbrev": "Hold"}
+    hold_again["last_updated"] = "2025-07-01T20:00:00Z"
+    second = only(diff(la(), la(hold_again), NOW), ChangeKind.STATUS_CHANGED)
+    assert first.identity != second.identity
+
+
+def test_item_first_seen_live_also_alerts_webcast_live() -> None:
+    """An item met for the first time mid-webcast yields new_item and webcast_live."""
+    data = event_json()
+    data["webcast_live"] = True
+    changes = diff(None, ev(data), NOW)
+    assert [c.kind for c in changes] == [ChangeKind.NEW_ITEM, ChangeKind.WEBCAST_LIVE]

@@ -236,6 +236,10 @@ def test_date_changes_respect_the_threshold(pair: tuple[Snapshot, Snapshot]) -> 
 @modest
 @given(snapshots, st.booleans())
 def test_never_seen_item_is_new_item_unless_baseline(snap: Snapshot, baseline: bool) -> None:
-    """A never-seen item yields one new_item, or nothing in baseline mode."""
+    """A never-seen item yields new_item (and webcast_live if live), or nothing at baseline."""
     changes = diff(None, snap, NOW, baseline=baseline)
-    assert [c.kind for c in changes] == ([] if baseline else [ChangeKind.NEW_ITEM])
+    live = snap.webcast_live or (snap.has_details and any(w.live for w in snap.webcasts))
+    expected = (
+        [] if baseline else [ChangeKind.NEW_ITEM] + ([ChangeKind.WEBCAST_LIVE] if live else [])
+    )
+    assert [c.kind for c in changes] == expected
