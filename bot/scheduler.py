@@ -205,6 +205,10 @@ class BotScheduler:
                 report, _ = await self._loop.tick()
                 if report is not None and self._on_report is not None:
                     await self._on_report(report)
+            else:
+                # A standby only proves it is healthy if it can still reach the database it
+                # would deliver from; a failure here skips the heartbeat below.
+                await self._store.get_state(NEXT_POLL_KEY)
             self._touch_heartbeat()
         except Exception:
             log.exception("poll job failed")
