@@ -21,47 +21,23 @@ Heat (:mod:`bot.core.planner_heat`)
     (80 known items, at most 30 days): a page costs one request however wide its window, so
     every hot poll also catches date moves and updates of the next items.
 
-Budget split, per sliding hour of ``limit`` requests
-    - Overhead: full refreshes and event types, amortised (about 1 request/h at defaults), and
-      a slack of 1 (5 % with a key) so jitter and page estimates do not turn into waits.
-    - Reserve: ``reserve`` (2) requests a sliding hour that hot polling may not plan for; they
-      go to the incremental query, at least ``max(reserve, 1)`` an hour (each source hourly at
-      15/h). The reserve is sized for the 15/h reference and grows in proportion with a key.
-    - Hot polling gets the rest. Each tier asks for a gap (60 s / 120 s / 360 s); the demand is
-      those gaps integrated over the next hour's tier timeline. When it exceeds what is free,
-      every gap is stretched by one *pressure* factor, so the polls fit yet stay weighted towards
-      the likely moments, and a coming TIGHT phase slows the WARM polls before it. Pressure is
-      checked at 15/30/45/60 min ahead against the slots free by then (free now plus the sends
-      that expire), so a window crowded by recent sends is not overspent and then stalls in the
-      minutes that matter. A bigger budget shrinks the gaps in proportion, down to ``min_gap``.
-    - Quiet (nothing hot within the hour): incremental queries get everything but the reserve,
-      which stays idle as headroom (multi-page refreshes, an item moving into the window): at
-      15/h one query about every 5 min, alternating sources.
+Scheduling (work-conserving, by urgency)
+    Each source has a read stream (a window read when it covers every item, else an
+    incremental read plus a window-only hot stream). Its urgency at ``t`` is the time since its
+    last read over its desired gap: ``critical_gap``/``tight_gap`` while the source is
+    CRITICAL/TIGHT, ``cover_gap`` otherwise (scaled down with a bigger budget). Whenever a slot
+    is free, at least ``min_gap`` after the last send, the most urgent overdue stream goes (one
+    read a cycle); a regular read more than 1.25 ``cover_gap`` late goes before any hot read.
+    Baselines, full refreshes (held back while TIGHT/CRITICAL, at most half their period) and
+    the event types go first when due.
 
-Coverage (each source's regular read)
-    No source goes unread longer than ``cover_gap`` (8 min at 15/h: the two sources read in
-    turn at the full budget). When every known item of a source fits one page, the window read
-    stretches to cover all of /upcoming/ (the last 24 h to the end) and counts as the source's
-    incremental read too; a hot source's regular read is then that window read. Hot polls
-    beyond that get only what the coverage leaves (at 15/h: little).
-
-Scheduling
-    A stream is due at its last success plus its gap (a full refresh also counts as the
-    source's incremental and hot poll; a failed attempt waits ``min(gap, interval)``). A hot
-    stream follows the hour's tier timeline, so an item entering the window or a webcast start
-    drawing near wakes the planner on time. The plan's time is the earliest moment, not before
-    ``now``, the last send plus ``min_gap`` or a 429 block, at which something due fits the
-    sliding window (:mod:`bot.core.planner_budget`); what falls due within ``min_gap`` after it
-    rides along. Background queries go first, oldest due first; one that does not fit makes the
-    rest wait behind it. A hot query takes a slot only if every background query due within the
-    window still fits on time afterwards: a crowd of hot items can delay no incremental query.
-    Full refreshes wait while a source is TIGHT or CRITICAL (at most half their period) so their
-    pages do not pause hot polling. Pages are estimates: ``RequestBudget`` stays the hard limit
-    at send time, and the next plan sees the real send times.
-
-At 15/h a 2 min hot cadence for hours is out of reach (it needs 30/h): the ~12 hot requests of
-each hour are spread evenly, weighted by tier (about every 5 min for one TIGHT item). With a
-key (e.g. 300/h) the same rules give 15-20 s hot polls and incremental polls every 30 s.
+Pacing
+    Reads keep to the pace the sliding window sustains (the j-th send after the free slots
+    must wait for the j-th release), stretched so about ``critical_bank`` slots stay idle; a
+    CRITICAL source or a stale regular read may go at 0.75 of the unstretched pace while more
+    than two slots are free. So a busy stretch never bursts and then stalls, and the slots
+    saved go to the minutes around a webcast start. ``RequestBudget`` stays the hard limit at
+    send time, and the next plan sees the real send times.
 """
 
 from __future__ import annotations
@@ -79,10 +55,10 @@ from bot.core.planner_budget import (
     slots_free_at,
 )
 from bot.core.planner_cadence import (
+    STEP,
     Outlook,
     covers_source,
     forecast,
-    hot_due,
     hot_window,
     plan_cadence,
     upcoming_pages,
@@ -116,22 +92,6 @@ __all__ = [
     "plan_next_poll",
     "slots_free_at",
 ]
-
-_KIND_ORDER = {k: i for i, k in enumerate(QueryKind)}
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    stream: Stream
-    due: datetime
-    baseline: bool = False
-    tier: Tier = Tier.COLD  # > COLD marks a hot query
-    cover: bool = False  # reads every item of its source (counts as its regular read)
-    regular: bool = False  # the source's regular read
-
-    @property
-    def hot(self) -> bool:
-        return self.tier > Tier.COLD
 
 
 def _after_failure(
@@ -168,22 +128,67 @@ def _covers(
     return covers_source(items, source, start, end, now)
 
 
-def _candidates(
+@dataclass(frozen=True)
+class _Fixed:
+    """A query due at a set moment: a baseline, a full refresh, the event types."""
+
+    stream: Stream
+    due: datetime
+    baseline: bool = False
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A source's read stream, scheduled by urgency: time since its last read / desired gap."""
+
+    source: Source
+    base: datetime  # the last read this stream counts
+    ready: datetime  # not before (a failed attempt waits)
+    hot: bool  # the window read only (else the source's regular read)
+    covers: bool  # a window read of this source reads every item it has
+    stale_at: datetime  # a regular read this late goes before every hot read
+
+
+def _gap_for(tier: Tier, config: PlannerConfig, scale: float, hot: bool) -> timedelta | None:
+    """A stream's desired gap at a tier: short while CRITICAL/TIGHT, else ``cover_gap``.
+
+    A window-only stream (a source too big for one page) has nothing to do while COLD.
+    """
+    if tier is Tier.CRITICAL:
+        gap = config.critical_gap
+    elif tier is Tier.TIGHT:
+        gap = config.tight_gap
+    elif hot and tier is Tier.COLD:
+        return None
+    else:
+        gap = config.cover_gap
+        return max(2 * config.min_gap, gap * scale)
+    return max(config.min_gap, gap * scale)
+
+
+def _tier_at(outlook: Outlook, source: Source, now: datetime, at: datetime) -> Tier:
+    """The source's tier at ``at`` from the next hour's timeline (its last step beyond)."""
+    step = max(0, min(len(outlook.timeline) - 1, int((at - now) / STEP)))
+    return outlook.timeline[step][source]
+
+
+def _streams(
     items: Sequence[Snapshot],
     state: PollState,
     config: PlannerConfig,
     outlook: Outlook,
+    scale: float,
     now: datetime,
-) -> list[_Candidate]:
-    cadence = outlook.cadence
-    out: list[_Candidate] = []
-    regular: list[tuple[datetime, Source, QueryKind]] = []  # sources with a baseline
+) -> tuple[list[_Fixed], list[_Read]]:
+    fixed: list[_Fixed] = []
+    reads: list[_Read] = []
+    busy = max(outlook.timeline[0].values()) >= Tier.TIGHT
     for source in Source:
         last_full = state.last_full_refresh.get(source)
         stream: Stream = (QueryKind.FULL_UPCOMING, source)
         if last_full is None:
             due = _after_failure(state, stream, last_full, now, config.interval, config)
-            out.append(_Candidate(stream, due, baseline=True, cover=True))
+            fixed.append(_Fixed(stream, due, baseline=True))
             continue
         due = _after_failure(
             state,
@@ -193,65 +198,72 @@ def _candidates(
             config.full_refresh_every,
             config,
         )
-        busy = max(cadence.tiers.values()) >= Tier.TIGHT
+        # Full refreshes wait out a TIGHT/CRITICAL phase (at most half their period).
         if not (busy and now < due + config.full_refresh_every / 2):
-            out.append(_Candidate(stream, due, cover=True))
+            fixed.append(_Fixed(stream, due))
         covers = _covers(items, outlook, config, source, now)
         last_hot = state.last_hot.get(source)
-        hot = hot_due(outlook, source, _latest(last_hot, last_full), now)
-        if hot is not None:
-            due, tier = hot
-            stream = (QueryKind.HOT_WINDOW, source)
-            gap = outlook.gaps[tier]
-            due = _after_failure(state, stream, last_hot, due, gap, config)
-            out.append(_Candidate(stream, due, tier=tier, cover=covers))
-        # The source's regular read: the window read when it covers every item and the source
-        # is hot now (it also re-reads the hot items), else the incremental query.
-        base = _latest(state.last_incremental.get(source), last_full)
-        kind = QueryKind.INCREMENTAL
+        cover_gap = _gap_for(Tier.COLD, config, scale, hot=False)
+        assert cover_gap is not None
+        regular = _latest(state.last_incremental.get(source), last_full)
+        assert regular is not None
         if covers:
-            base = _latest(base, last_hot)
-            if cadence.tiers[source] > Tier.COLD:
-                kind = QueryKind.HOT_WINDOW
-        assert base is not None
-        regular.append((base, source, kind))
-    out.extend(_regular_candidates(regular, state, config, cadence.incremental_gap))
+            # One stream: the window read reads every item, so it is the regular read too.
+            base = _latest(regular, last_hot)
+            assert base is not None
+            kinds = (QueryKind.INCREMENTAL, QueryKind.HOT_WINDOW)
+            ready = max(
+                _after_failure(state, (k, source), base, base, cover_gap, config) for k in kinds
+            )
+            reads.append(
+                _Read(source, base, max(ready, base), False, True, base + config.cover_gap * 1.25)
+            )
+            continue
+        ready = _after_failure(
+            state,
+            (QueryKind.INCREMENTAL, source),
+            state.last_incremental.get(source),
+            regular,
+            cover_gap,
+            config,
+        )
+        reads.append(_Read(source, regular, ready, False, False, regular + config.cover_gap * 1.25))
+        hot_base = _latest(last_hot, last_full)
+        assert hot_base is not None
+        ready = _after_failure(
+            state, (QueryKind.HOT_WINDOW, source), last_hot, hot_base, config.tight_gap, config
+        )
+        reads.append(_Read(source, hot_base, ready, True, False, hot_base + 1000 * HOUR))
     stream = (QueryKind.EVENT_TYPES, None)
     last = state.last_event_types
     due = now if last is None else last + config.event_types_every
     due = _after_failure(state, stream, last, due, config.event_types_every, config)
-    out.append(_Candidate(stream, due))
-    return out
+    fixed.append(_Fixed(stream, due))
+    return fixed, reads
 
 
-def _regular_candidates(
-    bases: Sequence[tuple[datetime, Source, QueryKind]],
-    state: PollState,
-    config: PlannerConfig,
-    gap: timedelta,
-) -> list[_Candidate]:
-    """Each source's regular read, staggered so sources alternate instead of polling in pairs."""
-    order = sorted(bases, key=lambda b: (b[0], list(Source).index(b[1])))
-    out: list[_Candidate] = []
-    # Stalest source first, one turn every gap / 2, and no source waits longer than gap.
-    turn = max((base for base, _, _ in order), default=None)
-    for base, source, kind in order:
-        assert turn is not None
-        due = min(base + gap, turn + gap / 2)
-        turn = due
-        stream: Stream = (kind, source)
-        success = (
-            state.last_incremental.get(source)
-            if kind is QueryKind.INCREMENTAL
-            else state.last_hot.get(source)
-        )
-        due = _after_failure(state, stream, success, due, gap, config)
-        out.append(_Candidate(stream, due, cover=kind is QueryKind.HOT_WINDOW, regular=True))
-    return out
+def _urgency(
+    read: _Read, outlook: Outlook, config: PlannerConfig, scale: float, now: datetime, at: datetime
+) -> float:
+    """How overdue a read is at ``at``: 1 when its desired gap has passed (0 when not wanted)."""
+    if at < read.ready:
+        return 0.0
+    gap = _gap_for(_tier_at(outlook, read.source, now, at), config, scale, read.hot)
+    if gap is None:
+        return 0.0
+    return (at - read.base) / gap
+
+
+def _read_kind(read: _Read, outlook: Outlook, now: datetime, at: datetime) -> QueryKind:
+    if read.hot:
+        return QueryKind.HOT_WINDOW
+    if read.covers and _tier_at(outlook, read.source, now, at) > Tier.COLD:
+        return QueryKind.HOT_WINDOW
+    return QueryKind.INCREMENTAL
 
 
 def _build(
-    candidate: _Candidate,
+    stream: Stream,
     items: Sequence[Snapshot],
     outlook: Outlook,
     state: PollState,
@@ -259,7 +271,7 @@ def _build(
     now: datetime,
     at: datetime,
 ) -> Query:
-    kind, source = candidate.stream
+    kind, source = stream
     if source is None:
         return Query(kind)
     if kind is QueryKind.FULL_UPCOMING:
@@ -267,95 +279,84 @@ def _build(
     if kind is QueryKind.INCREMENTAL:
         since = _latest(state.last_incremental.get(source), state.last_full_refresh.get(source))
         return Query(kind, source, since=since)
-    # Items hot now, or by the time this query was due (it may ride along a little early).
     mine = [i for i in outlook.shortlist if i.source is source]
-    hot = hot_items(mine, now, config) + hot_items(mine, max(at, candidate.due), config)
+    hot = hot_items(mine, now, config) + hot_items(mine, at, config)
     known = [i for i in items if i.source is source]
     start, end = hot_window(hot, at, config, known)
     return Query(kind, source, start=start, end=end, pages=window_pages(items, source, start, end))
 
 
-@dataclass(frozen=True)
-class _Slots:
-    """The sliding window at one moment of planning."""
-
-    sends: Sequence[datetime]
-    at: datetime
-    limit: int
-    window: timedelta
-
-    def free(self) -> int:
-        """Free slots at ``at``."""
-        return free_slots(self.sends, self.at, self.limit, self.window)
-
-    def background_keeps_room(self, extra: int, later: Sequence[tuple[datetime, int]]) -> bool:
-        """Whether ``extra`` sends now leave every background query due within the window
-        fitting on time, as far as it would have fitted without them."""
-        with_extra = [*self.sends, *[self.at] * extra]
-        without = list(self.sends)
-        for due, cost in sorted(later):
-            if due >= self.at + self.window:
-                break
-            fits = free_slots(with_extra, due, self.limit, self.window) >= cost
-            would_fit = free_slots(without, due, self.limit, self.window) >= cost
-            if would_fit and not fits:
-                return False
-            if fits:
-                with_extra.extend([due] * cost)
-            if would_fit:
-                without.extend([due] * cost)
-        return True
-
-
 def _batch(
-    due: Sequence[_Candidate],
-    later: Sequence[_Candidate],
-    build: Callable[[_Candidate], Query],
-    slots: _Slots,
+    fixed: Sequence[_Fixed],
+    reads: Sequence[tuple[float, _Read]],
+    build: Callable[[Stream], Query],
+    outlook: Outlook,
+    free: int,
+    limit: int,
+    now: datetime,
+    at: datetime,
 ) -> list[Query]:
-    """The queries that fit at one moment: background first, then hot where it harms none.
-
-    Hot polling never takes a slot that a background query (due now or within the window)
-    would need: that is what keeps a crowd of hot items from starving the incremental query.
-    """
-    background = sorted(
-        (c for c in due if not c.hot),
-        key=lambda c: (not c.baseline, c.due, _KIND_ORDER[c.stream[0]]),
-    )
-    free = slots.free()
+    """What to send at ``at`` with ``free`` slots: fixed queries due first (oldest first; one
+    that does not fit makes the rest wait), then the overdue reads, most urgent first."""
     chosen: list[Query] = []
-    read: set[Source | None] = set()  # sources whose every item a chosen query reads
-    used = blocked = 0
-    for candidate in background:
-        if candidate.stream[1] in read and candidate.stream[0] is not QueryKind.EVENT_TYPES:
-            continue  # a full or covering read in this batch reads everything it would
-        query = build(candidate)
-        cost = min(query.cost, slots.limit)
+    read: set[Source] = set()  # sources whose every item a chosen query reads
+    used = 0
+    for candidate in sorted(fixed, key=lambda c: (not c.baseline, c.due)):
+        source = candidate.stream[1]
+        if source is not None and source in read:
+            continue
+        query = build(candidate.stream)
+        cost = min(query.cost, limit)
         if used + cost > free:
-            blocked = cost  # first come, first served: the rest wait behind it
-            break
+            return chosen
         chosen.append(query)
         used += cost
-        if candidate.cover or query.kind is QueryKind.HOT_WINDOW:
-            read.add(query.source)
-    pending = [c for c in later if not c.hot]
-    for candidate in sorted((c for c in due if c.hot), key=lambda c: (-c.tier, c.due)):
-        source = candidate.stream[1]
-        if source in read:
-            continue  # this batch already reads the hot items
-        query = build(candidate)
-        cost = min(query.cost, slots.limit)
-        # A covering hot read is also the source's regular read: that one need not fit too.
-        upcoming = [
-            (c.due, min(build(c).cost, slots.limit))
-            for c in pending
-            if not (candidate.cover and c.regular and c.stream[1] == source)
-        ]
-        if used + cost + blocked <= free and slots.background_keeps_room(used + cost, upcoming):
-            chosen.append(query)
-            used += cost
+        if source is not None:
             read.add(source)
+    # A regular read well past its cover gap goes before any hot read: hot polling may
+    # stretch the other source's reads, never starve them.
+    for _, stream in sorted(reads, key=lambda r: (-(r[1].stale_at <= at), -r[0])):
+        if stream.source in read:
+            continue
+        query = build((_read_kind(stream, outlook, now, at), stream.source))
+        cost = min(query.cost, limit)
+        if used + cost <= free:
+            # One read a cycle: the pace holds for one send at a time.
+            return [*chosen, query]
     return chosen
+
+
+def _cadence(outlook: Outlook, config: PlannerConfig, scale: float, now: datetime) -> Cadence:
+    tiers = dict(outlook.timeline[0])
+    hot_gap = {}
+    for source, tier in tiers.items():
+        if tier > Tier.COLD:
+            gap = _gap_for(tier, config, scale, hot=True)
+            if tier is Tier.WARM:
+                gap = max(config.min_gap, config.warm_gap * scale)
+            assert gap is not None
+            hot_gap[source] = gap
+    cover = _gap_for(Tier.COLD, config, scale, hot=False)
+    assert cover is not None
+    return Cadence(tiers, hot_gap, cover, outlook.cadence.pressure)
+
+
+def _bank(config: PlannerConfig, limit: int) -> int:
+    """Slots paced reads leave idle for bursts around a webcast start (grows with a key)."""
+    scaled = round(config.critical_bank * limit / config.reference_limit)
+    return max(0, min(scaled, limit - 1))
+
+
+def _pace(sends: Sequence[datetime], at: datetime, free: int, window: timedelta) -> timedelta:
+    """The spacing at which sends from ``at`` on never run out of slots: the j-th send after
+    the ``free`` ones must wait for the j-th release, so no gap may be shorter than
+    ``(release_j - at) / (free + j)``. Spending at that rate keeps a busy stretch from
+    bursting and then stalling for the rest of the hour, and a free window is spent fast."""
+    releases = slot_release_times(sends, at, window)
+    return max(
+        [(release - at) / (free + j) for j, release in enumerate(releases, start=1)],
+        default=window / (free + len(releases)),
+    )
 
 
 def plan_next_poll(
@@ -365,7 +366,7 @@ def plan_next_poll(
     config: PlannerConfig,
     now: datetime,
 ) -> Plan:
-    """Plan the next poll: the earliest moment something due fits the budget, and what then."""
+    """Plan the next poll: the earliest moment a free slot meets an overdue stream."""
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     items = tuple(snapshots)
@@ -373,43 +374,62 @@ def plan_next_poll(
     window = HOUR + config.budget_margin
     sends = sorted(budget.send_times)
     outlook = forecast(items, max(limit, 1), config, now, sends)
-    cadence = outlook.cadence
-    candidates = _candidates(items, state, config, outlook, now)
-
-    start = now
+    scale = min(1.0, config.reference_limit / max(limit, 1))
+    cadence = _cadence(outlook, config, scale, now)
     if limit <= 0:
         # The server granted nothing (RequestBudget behaves the same): look again in a window.
         return Plan(now + window, (), cadence, "no request budget")
+    fixed, reads = _streams(items, state, config, outlook, scale, now)
+    start = now
     if budget.blocked_until is not None:
         start = max(start, budget.blocked_until)
     if sends:
         start = max(start, sends[-1] + config.min_gap)
+    horizon = start + window + 2 * config.cover_gap
+    grid = int((horizon - start) / config.min_gap) + 1
     moments = sorted(
         {start}
-        | {c.due for c in candidates if c.due > start}
+        | {start + i * config.min_gap for i in range(grid)}
+        | {c.due for c in fixed if start < c.due}
+        | {r.ready for r in reads if start < r.ready}
         | set(slot_release_times(sends, start, window))
     )
+    build = partial(_build, items=items, outlook=outlook, state=state, config=config, now=now)
+    last = sends[-1] if sends else None
+    bank = _bank(config, limit)
     for at in moments:
-        # Something must be due; what falls due within min_gap rides along (it would have to
-        # wait that long after this cycle anyway).
-        due = [c for c in candidates if c.due <= at + config.min_gap]
-        if not any(c.due <= at for c in due):
+        free = free_slots(sends, at, limit, window)
+        if free <= 0:
             continue
-        build = partial(
-            _build, items=items, outlook=outlook, state=state, config=config, now=now, at=at
-        )
-        later = [c for c in candidates if c.due > at + config.min_gap]
-        queries = _batch(due, later, build, _Slots(sends, at, limit, window))
+        # Reads keep to the pace the window sustains (never a burst and then a stall),
+        # stretched so that about ``bank`` slots stay idle; a source around a webcast start
+        # (CRITICAL) or a stale regular read may go at the unstretched pace and spend them.
+        pace = _pace(sends, at, free, window) if last is not None else timedelta(0)
+        since = at - last if last is not None else HOUR
+        paced = since >= pace * (limit / (limit - bank))
+        due = [c for c in fixed if c.due <= at and (paced or c.baseline)]
+        urgent = [
+            (u, r)
+            for r in reads
+            if (u := _urgency(r, outlook, config, scale, now, at)) >= 1.0
+            and (
+                paced
+                or (
+                    since >= pace * 0.75
+                    and free > 2
+                    and (r.stale_at <= at or _tier_at(outlook, r.source, now, at) is Tier.CRITICAL)
+                )
+            )
+        ]
+        if not due and not urgent:
+            continue
+        queries = _batch(due, urgent, partial(build, at=at), outlook, free, limit, now, at)
         if queries:
-            return Plan(at, tuple(queries), cadence, _reason(queries, due, start, at))
+            earliest = min([c.due for c in due] + [at])
+            reason = ", ".join(q.label for q in queries)
+            if at > max(earliest, start) and due:
+                reason += " (waited for the budget)"
+            return Plan(at, tuple(queries), cadence, reason)
     # Unreachable with a positive limit (once every slot is free the oldest query fits);
     # plan an empty wake-up rather than loop.
     return Plan(moments[-1] + window, (), cadence, "nothing fits the budget")
-
-
-def _reason(
-    queries: Sequence[Query], due: Sequence[_Candidate], start: datetime, at: datetime
-) -> str:
-    labels = ", ".join(q.label for q in queries)
-    earliest = min(c.due for c in due)
-    return f"{labels} (waited for the budget)" if at > max(earliest, start) else labels

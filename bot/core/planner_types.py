@@ -181,6 +181,9 @@ class PlannerConfig:
     # budget: two sources at 15/h read in turn are each read every 8 min. Scaled down with a
     # bigger budget. Hot polls beyond that get what the budget has left.
     cover_gap: timedelta = timedelta(minutes=8)
+    # Slots of the sliding hour paced reads leave idle, so that a source around an announced
+    # webcast start (CRITICAL) can poll at ``critical_gap`` at once. Scaled with the budget.
+    critical_bank: int = 3
     # An item whose date is this far past, with no webcast live, is over: no longer hot.
     ended_after: timedelta = timedelta(hours=1)
     # The budget the desired gaps are tuned for; a bigger budget shrinks them proportionally.
@@ -189,8 +192,8 @@ class PlannerConfig:
     budget_margin: timedelta = timedelta(seconds=2)
 
     def __post_init__(self) -> None:
-        if self.reserve < 0 or self.reference_limit < 1:
-            raise ValueError("reserve must be >= 0 and reference_limit >= 1")
+        if self.reserve < 0 or self.critical_bank < 0 or self.reference_limit < 1:
+            raise ValueError("reserve and critical_bank must be >= 0, reference_limit >= 1")
         positive = (
             self.full_refresh_every,
             self.event_types_every,

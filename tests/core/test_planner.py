@@ -138,12 +138,14 @@ def test_item_90_minutes_out_is_read_through_a_hot_window() -> None:
 
 
 def test_item_90_minutes_out_is_polled_every_two_minutes_when_the_budget_allows() -> None:
-    """With a budget that affords it (60/h), the hot cadence is at most 2 min."""
+    """With a budget that affords it (60/h), the hot cadence is about 1-2 min (the other
+    source's regular read takes a paced slot now and then)."""
     launch = item(Source.LAUNCH, 1, T0 + 90 * MIN)
     run = simulate([launch], 60, timedelta(hours=1), state=settled(T0 - HOUR))
     hot = run.times(QueryKind.HOT_WINDOW, Source.LAUNCH)
     assert hot[0] == T0
-    assert max(gaps(hot)) <= 2 * MIN
+    assert max(gaps(hot)) <= 3 * MIN
+    assert sorted(gaps(hot))[len(hot) // 2] <= 2 * MIN
 
 
 def test_default_budget_spends_the_whole_budget_with_a_hot_item() -> None:
@@ -188,9 +190,8 @@ def test_hot_window_reads_ahead_as_far_as_one_page_holds() -> None:
     """The hot query's window runs on past the hot window to the 80th known item, one page."""
     hot = item(Source.LAUNCH, 0, T0 + 90 * MIN)
     ahead = [item(Source.LAUNCH, i, T0 + i * HOUR) for i in range(4, 200)]
-    window = next(
-        q for q in plan([hot, *ahead], settled(T0 - HOUR)).queries if q.kind is QueryKind.HOT_WINDOW
-    )
+    run = simulate([hot, *ahead], 15, 30 * MIN, state=settled(T0 - HOUR))
+    _, window = run.polls(QueryKind.HOT_WINDOW, Source.LAUNCH)[0]
     assert window.end == T0 + (4 + 79 - 1) * HOUR  # 1 hot + 79 ahead: 80 known items
     assert window.pages == 1
 
@@ -216,12 +217,13 @@ def test_live_webcast_keeps_an_item_warm_after_its_date() -> None:
 
 
 def test_hot_window_onset_wakes_the_planner() -> None:
-    """The first hot poll comes within a couple of minutes of an item entering the window."""
+    """The first hot poll comes within one paced slot (15/h: about 5 min) of an item entering
+    the window."""
     onset = T0 + 20 * MIN
     launch = item(Source.LAUNCH, 1, onset + CONFIG.hot_window_before)
     run = simulate([launch], 15, HOUR, state=settled(T0 - HOUR))
     first_hot = run.times(QueryKind.HOT_WINDOW)[0]
-    assert onset <= first_hot <= onset + 2 * MIN
+    assert onset <= first_hot <= onset + 6 * MIN
 
 
 def test_a_crowd_of_hot_items_never_starves_the_incremental_query() -> None:
