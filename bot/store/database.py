@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 
 WRITE_OPTION = "spacecast_write"
 
+# busy_timeout comes first: switching a new database to WAL needs a lock, and without the
+# timeout a second process opening it at the same moment fails at once with "database is locked".
 SQLITE_PRAGMAS = (
+    "PRAGMA busy_timeout=5000",
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=5000",
 )
 
 
