@@ -194,25 +194,3 @@ def plan_cadence(
 ) -> Cadence:
     """The hot gaps and the incremental gap the budget affords over the next hour."""
     return forecast(items, max(limit, 1), config, now, sends).cadence
-
-
-def hot_due(
-    outlook: Outlook, source: Source, base: datetime | None, now: datetime
-) -> tuple[datetime, Tier] | None:
-    """When the source next needs a hot poll, following its tier along the next hour.
-
-    Walking the timeline makes a coming hot window or a tier rise (a webcast start drawing
-    near) wake the planner on time, instead of at the gap the current tier asked for.
-    """
-    last_hot: tuple[datetime, Tier] | None = None
-    for step, tiers in enumerate(outlook.timeline):
-        tier = tiers[source]
-        gap = outlook.gaps.get(tier)
-        if gap is None:
-            continue
-        moment = now + step * STEP
-        due = moment if base is None else max(moment, base + gap)
-        if due < moment + STEP:
-            return due, tier
-        last_hot = (due, tier)
-    return last_hot
