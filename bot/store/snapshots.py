@@ -25,6 +25,14 @@ def _like_pattern(query: str) -> str:
     return f"%{escaped}%"
 
 
+def _id_chunks(keys: Iterable[SnapshotKey]) -> list[tuple[Source, list[str]]]:
+    """``keys`` grouped by source, de-duplicated and cut into chunks small enough for ``IN``."""
+    by_source: dict[Source, set[str]] = defaultdict(set)
+    for source, item_id in keys:
+        by_source[Source(source)].add(item_id)
+    return [(source, part) for source, ids in by_source.items() for part in chunks(sorted(ids))]
+
+
 def _snapshot(row: Row[Any]) -> Snapshot:
     return Snapshot.model_validate_json(row.data)
 
@@ -34,20 +42,8 @@ class SnapshotQueries(StoreBase):
 
     async def load_snapshots(self, keys: Iterable[SnapshotKey]) -> dict[SnapshotKey, Snapshot]:
         """The stored snapshots for ``keys`` (missing keys are simply absent)."""
-        by_source: dict[Source, set[str]] = defaultdict(set)
-        for source, item_id in keys:
-            by_source[Source(source)].add(item_id)
-        found: dict[SnapshotKey, Snapshot] = {}
-        async with self._read() as conn:
-            for source, ids in by_source.items():
-                for part in chunks(sorted(ids)):
-                    stmt = select(_S.c.data).where(
-                        _S.c.source == source.value, _S.c.item_id.in_(part)
-                    )
-                    for row in await conn.execute(stmt):
-                        snap = _snapshot(row)
-                        found[snap.key] = snap
-        return found
+        raw = await self.load_snapshot_data(keys)
+        return {key: Snapshot.model_validate_json(text) for key, text in raw.items()}
 
     async def load_snapshot_data(self, keys: Iterable[SnapshotKey]) -> dict[SnapshotKey, str]:
         """The stored snapshots' JSON text for ``keys``, unparsed.
@@ -55,37 +51,30 @@ class SnapshotQueries(StoreBase):
         The poller compares this text with the new snapshot's JSON first: an identical item
         (most of every poll) then costs neither parsing nor diffing.
         """
-        by_source: dict[Source, set[str]] = defaultdict(set)
-        for source, item_id in keys:
-            by_source[Source(source)].add(item_id)
         found: dict[SnapshotKey, str] = {}
         async with self._read() as conn:
-            for source, ids in by_source.items():
-                for part in chunks(sorted(ids)):
-                    stmt = select(_S.c.item_id, _S.c.data).where(
-                        _S.c.source == source.value, _S.c.item_id.in_(part)
-                    )
-                    for row in await conn.execute(stmt):
-                        found[(source, row.item_id)] = row.data
+            for source, part in _id_chunks(keys):
+                stmt = select(_S.c.item_id, _S.c.data).where(
+                    _S.c.source == source.value, _S.c.item_id.in_(part)
+                )
+                for row in await conn.execute(stmt):
+                    found[(source, row.item_id)] = row.data
         return found
 
     async def touch_snapshots(self, keys: Iterable[SnapshotKey], seen_at: datetime) -> None:
         """Move ``last_seen_at`` (pruning goes by it) of unchanged items; data is untouched."""
         require_aware(seen_at, "seen_at")
-        by_source: dict[Source, set[str]] = defaultdict(set)
-        for source, item_id in keys:
-            by_source[Source(source)].add(item_id)
-        if not by_source:
+        parts = _id_chunks(keys)
+        if not parts:
             return
         async with self._write() as conn:
-            for source, ids in by_source.items():
-                for part in chunks(sorted(ids)):
-                    stmt = (
-                        update(_S)
-                        .where(_S.c.source == source.value, _S.c.item_id.in_(part))
-                        .values(last_seen_at=seen_at)
-                    )
-                    await conn.execute(stmt)
+            for source, part in parts:
+                stmt = (
+                    update(_S)
+                    .where(_S.c.source == source.value, _S.c.item_id.in_(part))
+                    .values(last_seen_at=seen_at)
+                )
+                await conn.execute(stmt)
 
     async def load_all_snapshots(self, source: Source | None = None) -> dict[SnapshotKey, Snapshot]:
         """Every stored snapshot (of one source, if given)."""
