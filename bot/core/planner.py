@@ -13,35 +13,44 @@ Queries (a :class:`Query` costs one request per page of 100 items)
     (an automated live flip...) bumps it. EVENT_TYPES once a day.
 
 Heat (:mod:`bot.core.planner_heat`)
-    A source's tier is its hottest item's: CRITICAL around an announced webcast start_time
-    (±15 min), TIGHT when the date is 2 h to -10 min away (where webcasts typically go live and
-    holds happen), WARM elsewhere in the ``[now - 3 h, now + 3 h]`` hot window, else COLD. One
-    windowed query per hot source covers every hot item's date plus the whole hot window, so an
-    item LL2 moved into the window is read too, and then reads on as far as one page holds
-    (80 known items, at most 30 days): a page costs one request however wide its window, so
-    every hot poll also catches date moves and updates of the next items.
+    A source's tier is its hottest item's: CRITICAL within ``critical_margin`` (3 min) of an
+    announced webcast start_time, TIGHT when the date is 2 h to -10 min away (where webcasts
+    typically go live and holds happen), WARM elsewhere in the ``[now - 3 h, now + 3 h]`` hot
+    window, else COLD. One windowed query per hot source covers every hot item's date plus the
+    whole hot window, so an item LL2 moved into the window is read too, and then reads on as
+    far as one page holds (80 known items, at most 30 days): a page costs one request however
+    wide its window, so every hot poll also catches date moves and updates of the next items.
 
 Scheduling (work-conserving, by urgency)
     Each source has a read stream (a window read when it covers every item, else an
     incremental read plus a window-only hot stream). Its urgency at ``t`` is the time since its
-    last read over its desired gap: ``critical_gap``/``tight_gap`` while the source is
-    CRITICAL/TIGHT, ``cover_gap`` otherwise (scaled down with a bigger budget). Whenever a slot
-    is free, at least ``min_gap`` after the last send, the most urgent overdue stream goes (one
-    read a cycle); a regular read more than 1.25 ``cover_gap`` late goes before any hot read.
-    Baselines, full refreshes (held back while TIGHT/CRITICAL, at most half their period) and
-    the event types go first when due.
+    last read over its desired gap: ``tight_gap`` while a window read's source is TIGHT,
+    ``cover_gap`` otherwise (both scaled down with a bigger budget). Whenever the pace allows,
+    the most urgent overdue stream goes (one read a cycle). Baselines, full refreshes (held
+    back while TIGHT/CRITICAL, at most half their period) and the event types go first when
+    due.
+
+Announced webcast starts (held-back slots)
+    Around an announced start_time the planner reads the item's source at set moments: every
+    ``critical_gap`` (2 min) from ``critical_margin`` after the start back to as long before
+    it. These moments are known up to an hour ahead, so paced reads leave slots for them: the
+    pace is computed with those reads counted in, and when one comes due it goes at once.
+    Slots are set aside only while the paced reads can still keep every source from going
+    stale (at most ``limit - reserve`` in all), so a crowd of announced webcasts stretches the
+    other reads but never starves them; a regular read ``stale_after`` cover gaps late goes
+    first, at once, whenever that takes no held-back slot.
 
 Pacing
-    Reads keep to the pace the sliding window sustains (the j-th send after the free slots
-    must wait for the j-th release), stretched so about ``critical_bank`` slots stay idle; a
-    CRITICAL source or a stale regular read may go at 0.75 of the unstretched pace while more
-    than two slots are free. So a busy stretch never bursts and then stalls, and the slots
-    saved go to the minutes around a webcast start. ``RequestBudget`` stays the hard limit at
-    send time, and the next plan sees the real send times.
+    Paced reads keep to the pace the sliding window sustains: the send after the ``c`` that
+    fit before a slot's release must wait for it. So a busy stretch never bursts and then
+    stalls, a quiet hour spends its whole budget, and the slots set aside stay free.
+    ``RequestBudget`` stays the hard limit at send time, and the next plan sees the real
+    send times.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -60,11 +69,10 @@ from bot.core.planner_cadence import (
     covers_source,
     forecast,
     hot_window,
-    plan_cadence,
     upcoming_pages,
     window_pages,
 )
-from bot.core.planner_heat import hot_items
+from bot.core.planner_heat import hot_items, watch_points
 from bot.core.planner_types import (
     BudgetState,
     Cadence,
@@ -88,7 +96,6 @@ __all__ = [
     "QueryKind",
     "Tier",
     "budget_slots",
-    "plan_cadence",
     "plan_next_poll",
     "slots_free_at",
 ]
@@ -149,21 +156,19 @@ class _Read:
     stale_at: datetime  # a regular read this late goes before every hot read
 
 
-def _gap_for(tier: Tier, config: PlannerConfig, scale: float, hot: bool) -> timedelta | None:
-    """A stream's desired gap at a tier: short while CRITICAL/TIGHT, else ``cover_gap``.
+def _gap_for(tier: Tier, config: PlannerConfig, scale: float, windowed: bool) -> timedelta:
+    """A stream's desired gap at a tier, scaled with the budget.
 
-    A window-only stream (a source too big for one page) has nothing to do while COLD.
+    A window read (``windowed``) re-reads the hot items, so it speeds up while its source is
+    CRITICAL or TIGHT; an incremental read cannot see what it is hurried for (a webcast flip
+    need not bump ``last_updated``), so it keeps ``cover_gap``. A window-only stream (a source
+    too big for one page, whose regular read is the incremental one) rests while COLD.
     """
-    if tier is Tier.CRITICAL:
-        gap = config.critical_gap
-    elif tier is Tier.TIGHT:
-        gap = config.tight_gap
-    elif hot and tier is Tier.COLD:
-        return None
-    else:
-        gap = config.cover_gap
-        return max(2 * config.min_gap, gap * scale)
-    return max(config.min_gap, gap * scale)
+    if windowed and tier is Tier.CRITICAL:
+        return max(config.min_gap, config.critical_gap * scale)
+    if windowed and tier is Tier.TIGHT:
+        return max(config.min_gap, config.tight_gap * scale)
+    return max(2 * config.min_gap, config.cover_gap * scale)
 
 
 def _tier_at(outlook: Outlook, source: Source, now: datetime, at: datetime) -> Tier:
@@ -203,8 +208,7 @@ def _streams(
             fixed.append(_Fixed(stream, due))
         covers = _covers(items, outlook, config, source, now)
         last_hot = state.last_hot.get(source)
-        cover_gap = _gap_for(Tier.COLD, config, scale, hot=False)
-        assert cover_gap is not None
+        cover_gap = _gap_for(Tier.COLD, config, scale, windowed=False)
         regular = _latest(state.last_incremental.get(source), last_full)
         assert regular is not None
         if covers:
@@ -216,7 +220,14 @@ def _streams(
                 _after_failure(state, (k, source), base, base, cover_gap, config) for k in kinds
             )
             reads.append(
-                _Read(source, base, max(ready, base), False, True, base + config.cover_gap * 1.25)
+                _Read(
+                    source,
+                    base,
+                    max(ready, base),
+                    False,
+                    True,
+                    base + cover_gap * config.stale_after,
+                )
             )
             continue
         ready = _after_failure(
@@ -227,7 +238,9 @@ def _streams(
             cover_gap,
             config,
         )
-        reads.append(_Read(source, regular, ready, False, False, regular + config.cover_gap * 1.25))
+        reads.append(
+            _Read(source, regular, ready, False, False, regular + cover_gap * config.stale_after)
+        )
         hot_base = _latest(last_hot, last_full)
         assert hot_base is not None
         ready = _after_failure(
@@ -248,10 +261,10 @@ def _urgency(
     """How overdue a read is at ``at``: 1 when its desired gap has passed (0 when not wanted)."""
     if at < read.ready:
         return 0.0
-    gap = _gap_for(_tier_at(outlook, read.source, now, at), config, scale, read.hot)
-    if gap is None:
+    tier = _tier_at(outlook, read.source, now, at)
+    if read.hot and tier is Tier.COLD:
         return 0.0
-    return (at - read.base) / gap
+    return (at - read.base) / _gap_for(tier, config, scale, read.hot or read.covers)
 
 
 def _read_kind(read: _Read, outlook: Outlook, now: datetime, at: datetime) -> QueryKind:
@@ -326,37 +339,157 @@ def _batch(
     return chosen
 
 
-def _cadence(outlook: Outlook, config: PlannerConfig, scale: float, now: datetime) -> Cadence:
+def _cadence(outlook: Outlook, config: PlannerConfig, scale: float, held_back: int) -> Cadence:
     tiers = dict(outlook.timeline[0])
-    hot_gap = {}
-    for source, tier in tiers.items():
-        if tier > Tier.COLD:
-            gap = _gap_for(tier, config, scale, hot=True)
-            if tier is Tier.WARM:
-                gap = max(config.min_gap, config.warm_gap * scale)
-            assert gap is not None
-            hot_gap[source] = gap
-    cover = _gap_for(Tier.COLD, config, scale, hot=False)
-    assert cover is not None
-    return Cadence(tiers, hot_gap, cover, outlook.cadence.pressure)
+    hot_gap = {
+        source: _gap_for(tier, config, scale, windowed=True)
+        for source, tier in tiers.items()
+        if tier > Tier.COLD
+    }
+    cover = _gap_for(Tier.COLD, config, scale, windowed=False)
+    return Cadence(tiers, hot_gap, cover, held_back)
 
 
-def _bank(config: PlannerConfig, limit: int) -> int:
-    """Slots paced reads leave idle for bursts around a webcast start (grows with a key)."""
-    scaled = round(config.critical_bank * limit / config.reference_limit)
-    return max(0, min(scaled, limit - 1))
+def _held_back(
+    reads: Sequence[_Read],
+    outlook: Outlook,
+    config: PlannerConfig,
+    scale: float,
+    limit: int,
+    sends: Sequence[datetime],
+    window: timedelta,
+    now: datetime,
+    at: datetime,
+) -> list[tuple[datetime, Source]]:
+    """The reads the next hour's announced webcast starts want from ``at`` on (their
+    :func:`~bot.core.planner_heat.watch_points`, per window-reading stream, skipping those
+    a read has covered since): the slots paced reads leave for them.
+
+    They are known ahead, so slots are set aside for them instead of idling a fixed bank all
+    day. A watch point passed unread is due at ``at``. The latest are dropped while paced
+    reads could not keep every source from starving, and at most ``limit - reserve`` are set
+    aside at all.
+    """
+    gap = _gap_for(Tier.CRITICAL, config, scale, windowed=True)
+    held: set[tuple[datetime, Source]] = set()
+    for read in reads:
+        if not (read.hot or read.covers):
+            continue
+        points = sorted(
+            p
+            for item in outlook.shortlist
+            if item.source is read.source
+            for p in watch_points(item, gap, config)
+            if at - gap < p <= now + HOUR
+        )
+        last = read.base
+        for point in points:
+            if point <= last + config.min_gap:
+                continue  # read since (or another item's point just before)
+            moment = max(point, at)  # a point passed unread is due now
+            held.add((moment, read.source))
+            last = moment
+    ordered = sorted(held)[: max(0, limit - config.reserve)]
+    free = free_slots(sends, at, limit, window)
+    # Held-back reads may keep a regular read waiting until it starves, not longer.
+    deadline = _deadline(reads, at, config, scale)
+    while ordered and not _affordable(
+        sends, at, free, window, [m for m, _ in ordered], deadline, config, scale
+    ):
+        ordered.pop()
+    return ordered
 
 
-def _pace(sends: Sequence[datetime], at: datetime, free: int, window: timedelta) -> timedelta:
-    """The spacing at which sends from ``at`` on never run out of slots: the j-th send after
-    the ``free`` ones must wait for the j-th release, so no gap may be shorter than
-    ``(release_j - at) / (free + j)``. Spending at that rate keeps a busy stretch from
-    bursting and then stalling for the rest of the hour, and a free window is spent fast."""
-    releases = slot_release_times(sends, at, window)
-    return max(
-        [(release - at) / (free + j) for j, release in enumerate(releases, start=1)],
-        default=window / (free + len(releases)),
+def _deadline(
+    reads: Iterable[_Read], at: datetime, config: PlannerConfig, scale: float
+) -> datetime:
+    """When the first of these regular reads starves (held-back reads may delay it until then)."""
+    base = min((r.base for r in reads if not r.hot), default=at + HOUR)
+    return max(at, base + _starved(config, scale))
+
+
+def _may_hurry(
+    read: _Read,
+    reads: Sequence[_Read],
+    sends: Sequence[datetime],
+    at: datetime,
+    free: int,
+    config: PlannerConfig,
+    scale: float,
+) -> bool:
+    """Whether a stale regular read may go now, out of pace (the caller checks that it takes no
+    held-back slot): only if the other sources' regular reads still fit before they starve."""
+    window = HOUR + config.budget_margin
+    others = [r for r in reads if r.source is not read.source]
+    deadline = _deadline(others, at, config, scale)
+    return _affordable(sends, at, free, window, [at], deadline, config, scale)
+
+
+def _affordable(
+    sends: Sequence[datetime],
+    at: datetime,
+    free: int,
+    window: timedelta,
+    held: Sequence[datetime],
+    deadline: datetime,
+    config: PlannerConfig,
+    scale: float,
+) -> bool:
+    """Whether, with slots set aside for ``held``, paced reads still keep every source from
+    starving: the next one fits by the ``deadline`` (the first regular read to starve), and
+    each source, read in turn, is read within :func:`_starved`."""
+    paced = _pace(sends, at, free, window, held)
+    return (
+        paced is not None
+        and paced[0] <= deadline
+        and paced[1] * len(Source) <= _starved(config, scale)
     )
+
+
+def _starved(config: PlannerConfig, scale: float) -> timedelta:
+    """How long a source may go unread while held-back reads keep it waiting."""
+    return _gap_for(Tier.COLD, config, scale, windowed=False) * config.starve_after
+
+
+def _pace(
+    sends: Sequence[datetime],
+    at: datetime,
+    free: int,
+    window: timedelta,
+    held_back: Sequence[datetime] = (),
+) -> tuple[datetime, timedelta] | None:
+    """When the next paced send may go, and the spacing at which paced sends never run out of
+    slots nor take one a ``held_back`` read needs; None when none fits within the window.
+
+    ``capacity(x)`` is what is free at ``x`` for paced sends: the ``free`` slots, plus the
+    releases, less the held-back reads, up to ``x``. A send at ``t`` keeps its slot for the
+    whole window, so it fits only if capacity stays >= 1 from ``t`` on: the suffix minimum
+    ``m(t)``. The first paced send goes at the first moment with ``m >= 1``; after it, no more
+    than ``m`` sends may have gone before ``m`` rises at a release ``x``, so no gap may be
+    shorter than ``(x - first) / m``. Spending at that rate keeps a busy stretch from bursting
+    and then stalling, spends a free window fast, and leaves the held-back reads their slots.
+    """
+    marks = sorted(
+        [(release, 1) for release in slot_release_times(sends, at, window)]
+        + [(moment, -1) for moment in held_back if moment > at],
+        key=lambda mark: (mark[0], -mark[1]),
+    )
+    moments = [at] + [moment for moment, _ in marks]
+    capacity = [free - sum(1 for moment in held_back if moment <= at)]
+    for _, delta in marks:
+        capacity.append(capacity[-1] + delta)
+    lowest = capacity[:]  # suffix minimum
+    for i in range(len(lowest) - 2, -1, -1):
+        lowest[i] = min(lowest[i], lowest[i + 1])
+    start = next((i for i, low in enumerate(lowest) if low >= 1), None)
+    if start is None:
+        return None
+    first = moments[start]
+    pace = window / max(capacity[-1], 1)
+    for i in range(start + 1, len(moments)):
+        if lowest[i] > lowest[i - 1]:
+            pace = max(pace, (moments[i] - first) / lowest[i - 1])
+    return first, pace
 
 
 def plan_next_poll(
@@ -373,13 +506,15 @@ def plan_next_poll(
     limit = budget.limit
     window = HOUR + config.budget_margin
     sends = sorted(budget.send_times)
-    outlook = forecast(items, max(limit, 1), config, now, sends)
+    outlook = forecast(items, config, now)
     scale = min(1.0, config.reference_limit / max(limit, 1))
-    cadence = _cadence(outlook, config, scale, now)
     if limit <= 0:
         # The server granted nothing (RequestBudget behaves the same): look again in a window.
-        return Plan(now + window, (), cadence, "no request budget")
+        return Plan(now + window, (), _cadence(outlook, config, scale, 0), "no request budget")
     fixed, reads = _streams(items, state, config, outlook, scale, now)
+    critical_gap = _gap_for(Tier.CRITICAL, config, scale, windowed=True)
+    held_now = _held_back(reads, outlook, config, scale, limit, sends, window, now, now)
+    cadence = _cadence(outlook, config, scale, len(held_now))
     start = now
     if budget.blocked_until is not None:
         start = max(start, budget.blocked_until)
@@ -387,7 +522,7 @@ def plan_next_poll(
         start = max(start, sends[-1] + config.min_gap)
     horizon = start + window + 2 * config.cover_gap
     grid = int((horizon - start) / config.min_gap) + 1
-    moments = sorted(
+    moments = list(
         {start}
         | {start + i * config.min_gap for i in range(grid)}
         | {c.due for c in fixed if start < c.due}
@@ -396,31 +531,50 @@ def plan_next_poll(
     )
     build = partial(_build, items=items, outlook=outlook, state=state, config=config, now=now)
     last = sends[-1] if sends else None
-    bank = _bank(config, limit)
-    for at in moments:
+    heapq.heapify(moments)
+    tried: set[datetime] = set()
+    while moments:
+        at = heapq.heappop(moments)
+        if at in tried:
+            continue
+        tried.add(at)
         free = free_slots(sends, at, limit, window)
         if free <= 0:
             continue
-        # Reads keep to the pace the window sustains (never a burst and then a stall),
-        # stretched so that about ``bank`` slots stay idle; a source around a webcast start
-        # (CRITICAL) or a stale regular read may go at the unstretched pace and spend them.
-        pace = _pace(sends, at, free, window) if last is not None else timedelta(0)
         since = at - last if last is not None else HOUR
-        paced = since >= pace * (limit / (limit - bank))
-        due = [c for c in fixed if c.due <= at and (paced or c.baseline)]
-        urgent = [
-            (u, r)
-            for r in reads
-            if (u := _urgency(r, outlook, config, scale, now, at)) >= 1.0
-            and (
-                paced
-                or (
-                    since >= pace * 0.75
-                    and free > 2
-                    and (r.stale_at <= at or _tier_at(outlook, r.source, now, at) is Tier.CRITICAL)
+        held = _held_back(reads, outlook, config, scale, limit, sends, window, now, at)
+        # Paced reads (and the fixed queries) keep to the sustainable pace and leave the
+        # held-back slots alone. A CRITICAL read a slot was set aside for goes at once, and so
+        # may a regular read gone stale (it then goes first) as long as no held-back read
+        # loses its slot: hot reads may stretch the other source's reads, never starve them.
+        paced = _pace(sends, at, free, window, [m for m, _ in held])
+        in_pace = paced is not None and paced[0] == at and (last is None or since >= paced[1])
+        rushing = {source for moment, source in held if moment == at}
+        # A window read just before a held-back read of the same source would be wasted.
+        imminent = {source for moment, source in held if at < moment <= at + critical_gap}
+        if paced is not None and not in_pace and last is not None:
+            # The grid is coarse: try the very moment the pace allows, too.
+            heapq.heappush(moments, max(paced[0], last + paced[1]))
+        due = [c for c in fixed if c.due <= at and (in_pace or c.baseline)]
+        urgent: list[tuple[float, _Read]] = []
+        for r in reads:
+            u = _urgency(r, outlook, config, scale, now, at)
+            windowed = r.hot or r.covers
+            if windowed and r.source in imminent and r.source not in rushing:
+                continue
+            if (windowed and r.source in rushing) or (
+                u >= 1.0
+                and (
+                    in_pace
+                    or (
+                        r.stale_at <= at
+                        and paced is not None
+                        and paced[0] == at
+                        and _may_hurry(r, reads, sends, at, free, config, scale)
+                    )
                 )
-            )
-        ]
+            ):
+                urgent.append((u, r))
         if not due and not urgent:
             continue
         queries = _batch(due, urgent, partial(build, at=at), outlook, free, limit, now, at)
@@ -432,4 +586,4 @@ def plan_next_poll(
             return Plan(at, tuple(queries), cadence, reason)
     # Unreachable with a positive limit (once every slot is free the oldest query fits);
     # plan an empty wake-up rather than loop.
-    return Plan(moments[-1] + window, (), cadence, "nothing fits the budget")
+    return Plan(horizon + window, (), cadence, "nothing fits the budget")

@@ -1,7 +1,6 @@
-"""How fast to poll: the hot gaps and incremental gap the budget affords (pure).
+"""The planner's arithmetic (pure): page estimates, the hot window, the next hour's tiers.
 
-See :mod:`bot.core.planner` for the policy; this module holds its arithmetic: page estimates,
-the hot window, the next hour's tier timeline and the pressure that fits it to the budget.
+See :mod:`bot.core.planner` for the policy.
 """
 
 from __future__ import annotations
@@ -11,9 +10,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.core.planner_budget import HOUR, free_slots, slot_release_times
-from bot.core.planner_heat import desired_gap, hot_items, may_be_hot, tier_timeline
-from bot.core.planner_types import Cadence, PlannerConfig, Tier
+from bot.core.planner_budget import HOUR
+from bot.core.planner_heat import may_be_hot, tier_timeline
+from bot.core.planner_types import PlannerConfig, Tier
 from bot.core.snapshot import Snapshot, Source
 
 PAGE_SIZE = 100
@@ -22,7 +21,6 @@ UPCOMING_KEEPS = timedelta(hours=24)
 # How far a window read reaches when every known item fits one page: the whole upcoming list.
 FAR_AHEAD = timedelta(days=3650)
 STEP = timedelta(minutes=1)  # resolution of the next hour's tier timeline
-HORIZONS = tuple(timedelta(minutes=m) for m in (15, 30, 45, 60))  # budget checks ahead
 
 
 def pages_for(count: int) -> int:
@@ -98,99 +96,15 @@ def window_pages(items: Iterable[Snapshot], source: Source, start: datetime, end
     )
 
 
-def reserve_for(config: PlannerConfig, limit: int) -> int:
-    """Requests per sliding hour hot polling may not plan for: the incremental query's share.
-
-    ``reserve`` is sized for the reference budget and grows with a bigger one, so that with a
-    key the incremental query speeds up along with hot polling instead of keeping 2 of 300.
-    Hot polling keeps at least one request of its own, however small the budget.
-    """
-    scaled = math.ceil(config.reserve * max(1.0, limit / config.reference_limit))
-    return max(0, min(scaled, limit - 1))
-
-
 @dataclass(frozen=True)
 class Outlook:
     """The next hour as the planner sees it."""
 
-    cadence: Cadence
     timeline: list[dict[Source, Tier]]  # tiers at now, now + STEP, ...
-    gaps: dict[Tier, timedelta]  # hot-poll gap per tier under the current pressure
     shortlist: list[Snapshot]  # items that may be hot within the hour
 
 
-def forecast(
-    items: Sequence[Snapshot],
-    limit: int,
-    config: PlannerConfig,
-    now: datetime,
-    sends: Sequence[datetime] = (),
-) -> Outlook:
-    """Tiers, hot gaps and incremental gap for the next hour, given the recent ``sends``."""
-    reserve = reserve_for(config, limit)
+def forecast(items: Sequence[Snapshot], config: PlannerConfig, now: datetime) -> Outlook:
+    """Each source's tier, minute by minute, over the next hour."""
     shortlist = [i for i in items if may_be_hot(i, now, now + HOUR, config)]
-    timeline = tier_timeline(shortlist, now, HOUR, STEP, config)
-    hot_now = hot_items(shortlist, now, config)
-    hot_pages = {
-        s: window_pages(
-            items, s, *hot_window(hot_now, now, config, [i for i in items if i.source is s])
-        )
-        for s in Source
-    }
-    overhead = (
-        sum(upcoming_pages(items, s, now) for s in Source) * (HOUR / config.full_refresh_every)
-        + HOUR / config.event_types_every
-    )
-    incremental_floor = float(max(reserve, 1))
-    # Pace a little under the limit, so jitter and page estimates do not turn into waits.
-    slack = max(1.0, 0.05 * limit)
-
-    def per_step(gaps: dict[Tier, timedelta]) -> list[float]:
-        """Hot requests in each timeline step if every source polls at its tier's gap."""
-        return [
-            sum(hot_pages[s] * (STEP / gaps[t]) for s, t in tiers.items() if t in gaps)
-            for tiers in timeline
-        ]
-
-    wanted = {t: g for t in Tier if (g := desired_gap(t, config)) is not None}
-    demand = per_step(wanted)
-    # Hot polls may use, by each horizon, what is free now plus what frees up by then, less
-    # the background's and the slack's share. The tightest horizon sets the pressure. Over a
-    # whole window this is simply limit - overhead - incremental - slack; the shorter ones
-    # keep a window crowded by recent sends from being overspent and then stalling.
-    window = HOUR + config.budget_margin
-    free_now = free_slots(sends, now, limit, window)
-    releases = slot_release_times(sends, now, window)
-    background = incremental_floor + overhead + slack  # per hour
-    hour_allocation = max(limit - background, 1.0)
-    pressure = max(config.reference_limit / limit, sum(demand) / hour_allocation)
-    # The incremental share follows the hour's hot demand: a short squeeze below must not
-    # hand the squeezed hot requests to the incremental query.
-    hour_gaps = {t: max(config.min_gap, g * pressure) for t, g in wanted.items()}
-    expected_hot = sum(per_step(hour_gaps)) * (HOUR / (STEP * len(timeline)))
-    for horizon in HORIZONS:
-        steps = min(len(demand), int(horizon / STEP))
-        supply = float(free_now + sum(1 for r in releases if r <= now + horizon))
-        supply = supply - background * (horizon / HOUR)
-        pressure = max(pressure, sum(demand[:steps]) / max(supply, 1.0))
-    gaps = {t: max(config.min_gap, g * pressure) for t, g in wanted.items()}
-    incremental_rate = max(incremental_floor, limit - reserve - overhead - expected_hot)
-    cover = config.cover_gap * min(1.0, config.reference_limit / limit)
-    cadence = Cadence(
-        tiers=dict(timeline[0]),
-        hot_gap={s: gaps[t] for s, t in timeline[0].items() if t in gaps},
-        incremental_gap=max(2 * config.min_gap, min(cover, len(Source) * HOUR / incremental_rate)),
-        pressure=pressure,
-    )
-    return Outlook(cadence, timeline, gaps, shortlist)
-
-
-def plan_cadence(
-    items: Sequence[Snapshot],
-    limit: int,
-    config: PlannerConfig,
-    now: datetime,
-    sends: Sequence[datetime] = (),
-) -> Cadence:
-    """The hot gaps and the incremental gap the budget affords over the next hour."""
-    return forecast(items, max(limit, 1), config, now, sends).cadence
+    return Outlook(tier_timeline(shortlist, now, HOUR, STEP, config), shortlist)

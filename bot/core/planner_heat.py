@@ -84,6 +84,28 @@ def item_tier(item: Snapshot, at: datetime, config: PlannerConfig) -> Tier:
     return Tier.WARM
 
 
+def watch_points(item: Snapshot, gap: timedelta, config: PlannerConfig) -> list[datetime]:
+    """When to read an item around its first announced webcast start (while none is live):
+    every ``gap`` back from ``critical_margin`` after the start to as long before it.
+
+    Counting back from the end means the last read comes when the margin closes, so a webcast
+    going live late in the margin is seen as soon as one going live early.
+    """
+    if item.status_id in FINISHED_STATUS_IDS or _is_live(item):
+        return []
+    starts = _pending_starts(item)
+    if not starts:
+        return []
+    # The item goes live with its first webcast: watch the earliest announced start only.
+    start = min(starts)
+    points: list[datetime] = []
+    moment = start + config.critical_margin
+    while moment >= start - config.critical_margin:
+        points.append(moment)
+        moment -= gap
+    return points[::-1]
+
+
 def may_be_hot(item: Snapshot, start: datetime, end: datetime, config: PlannerConfig) -> bool:
     """Whether the item can be hot at some moment of ``[start, end]`` (a cheap pre-filter)."""
     return any(
@@ -107,15 +129,6 @@ def source_tiers(
 def hot_items(items: Iterable[Snapshot], at: datetime, config: PlannerConfig) -> list[Snapshot]:
     """The items hot at ``at``."""
     return [item for item in items if item_tier(item, at, config) > Tier.COLD]
-
-
-def desired_gap(tier: Tier, config: PlannerConfig) -> timedelta | None:
-    """The hot-poll gap a tier asks for at the reference budget (None: no hot polling)."""
-    return {
-        Tier.CRITICAL: config.critical_gap,
-        Tier.TIGHT: config.tight_gap,
-        Tier.WARM: config.warm_gap,
-    }.get(tier)
 
 
 def tier_timeline(

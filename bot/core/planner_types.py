@@ -36,7 +36,7 @@ class Tier(IntEnum):
     COLD = 0  # nothing in the hot window
     WARM = 1  # in the hot window, away from its likely moments
     TIGHT = 2  # date within [-10 min, +2 h] of now: webcasts typically go live, holds happen
-    CRITICAL = 3  # an announced webcast start_time within ±15 min of now
+    CRITICAL = 3  # an announced webcast start_time within ±critical_margin (3 min) of now
 
 
 def _aware(value: datetime | None, name: str) -> None:
@@ -90,9 +90,9 @@ class Cadence:
     """The rates the planner settled on for this plan (for logs, metrics and tests)."""
 
     tiers: Mapping[Source, Tier]
-    hot_gap: Mapping[Source, timedelta]  # only sources with hot items
-    incremental_gap: timedelta  # per source
-    pressure: float  # how much the budget stretches the desired hot gaps (>1: budget binds)
+    hot_gap: Mapping[Source, timedelta]  # desired window-read gap of each hot source
+    incremental_gap: timedelta  # the longest a source should go unread
+    held_back: int  # slots the next hour sets aside for reads around announced webcast starts
 
 
 @dataclass(frozen=True)
@@ -161,18 +161,22 @@ class PlannerConfig:
     hot_window_after: timedelta = timedelta(hours=3)
     full_refresh_every: timedelta = timedelta(hours=6)
     event_types_every: timedelta = timedelta(hours=24)
-    reserve: int = 2  # requests per sliding hour hot polling may not use
+    # Slots of the sliding hour never set aside for announced webcast starts: regular reads
+    # keep at least these however many webcasts are announced.
+    reserve: int = 2
     # The naive fixed cadence; also the longest wait before retrying a failed query.
     interval: timedelta = timedelta(seconds=240)
     min_gap: timedelta = timedelta(seconds=15)  # floor between two poll cycles
-    # Desired gaps per tier when the budget allows; the budget stretches or shrinks them.
-    critical_gap: timedelta = timedelta(seconds=60)
-    tight_gap: timedelta = timedelta(seconds=120)
-    warm_gap: timedelta = timedelta(seconds=360)
+    # Desired window-read gaps while a source is CRITICAL / TIGHT (scaled down with a bigger
+    # budget). CRITICAL reads get slots set aside; TIGHT ones only go first among paced reads.
+    critical_gap: timedelta = timedelta(seconds=120)
+    tight_gap: timedelta = timedelta(seconds=240)
     # The tiers' time zones relative to an item's date and its webcasts' start_time.
     tight_before: timedelta = timedelta(hours=2)
     tight_after: timedelta = timedelta(minutes=10)
-    critical_margin: timedelta = timedelta(minutes=15)
+    # Webcasts go live around their announced start_time, mostly a few minutes early; reading
+    # every critical_gap from this long before to this long after catches that within it.
+    critical_margin: timedelta = timedelta(minutes=3)
     # A hot query reads on past the hot window up to this many known items (a page holds 100;
     # the rest is room for items we do not know yet), at most this far ahead.
     page_fill: int = 80
@@ -181,9 +185,11 @@ class PlannerConfig:
     # budget: two sources at 15/h read in turn are each read every 8 min. Scaled down with a
     # bigger budget. Hot polls beyond that get what the budget has left.
     cover_gap: timedelta = timedelta(minutes=8)
-    # Slots of the sliding hour paced reads leave idle, so that a source around an announced
-    # webcast start (CRITICAL) can poll at ``critical_gap`` at once. Scaled with the budget.
-    critical_bank: int = 3
+    # A regular read this many cover gaps late goes before any hot read, out of pace when a
+    # slot is free; reads around announced webcast starts may keep it waiting up to
+    # ``starve_after`` cover gaps, not longer.
+    stale_after: float = 1.25
+    starve_after: float = 1.3
     # An item whose date is this far past, with no webcast live, is over: no longer hot.
     ended_after: timedelta = timedelta(hours=1)
     # The budget the desired gaps are tuned for; a bigger budget shrinks them proportionally.
@@ -192,8 +198,10 @@ class PlannerConfig:
     budget_margin: timedelta = timedelta(seconds=2)
 
     def __post_init__(self) -> None:
-        if self.reserve < 0 or self.critical_bank < 0 or self.reference_limit < 1:
-            raise ValueError("reserve and critical_bank must be >= 0, reference_limit >= 1")
+        if self.reserve < 0 or self.reference_limit < 1:
+            raise ValueError("reserve must be >= 0 and reference_limit >= 1")
+        if not 1 <= self.stale_after <= self.starve_after:
+            raise ValueError("stale_after must be >= 1 and <= starve_after")
         positive = (
             self.full_refresh_every,
             self.event_types_every,
@@ -201,7 +209,6 @@ class PlannerConfig:
             self.min_gap,
             self.critical_gap,
             self.tight_gap,
-            self.warm_gap,
             self.cover_gap,
         )
         if any(value <= timedelta(0) for value in positive):
