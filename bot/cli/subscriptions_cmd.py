@@ -21,7 +21,7 @@ from bot.core.subscription_options import (
     parse_snowflake,
     parse_subscription_options,
 )
-from bot.core.subscriptions import Subscription
+from bot.core.subscriptions import Subscription, duplicate_of
 from bot.store import SchemaTooNewError, Store, open_store
 
 
@@ -81,6 +81,12 @@ async def _add(store: Store, args: argparse.Namespace) -> int:
             "warning: event types are not loaded yet (the bot has not polled); "
             "--types ids were not checked",
             file=sys.stderr,
+        )
+    existing = await store.list_subscriptions(options.guild_id)
+    if (twin := duplicate_of(options.to_subscription(0), existing)) is not None:
+        raise CliError(
+            f"channel {options.channel_id} already has this subscription (#{twin.id})",
+            EXIT_FAILURE,
         )
     sub = await store.add_subscription(
         options.guild_id,

@@ -27,3 +27,23 @@ class Subscription(BaseModel):
     role_id: int | None = None
     enabled: bool = True
     disabled_reason: str | None = None
+
+
+def same_filters(a: Subscription, b: Subscription) -> bool:
+    """Whether two subscriptions of one channel would send exactly the same alerts."""
+    return (a.sources, a.event_types, a.providers, a.kinds, a.role_id) == (
+        b.sources,
+        b.event_types,
+        b.providers,
+        b.kinds,
+        b.role_id,
+    )
+
+
+def duplicate_of(draft: Subscription, existing: list[Subscription]) -> Subscription | None:
+    """The subscription of ``draft``'s channel that already sends exactly its alerts, if any:
+    a second one would post every alert twice."""
+    for sub in existing:
+        if sub.channel_id == draft.channel_id and same_filters(sub, draft):
+            return sub
+    return None

@@ -127,3 +127,20 @@ def test_removing_a_missing_subscription_exits_1(db_url: str) -> None:
     result = _cli(db_url, "remove", "42")
     assert result.returncode == 1
     assert _only_error_line(result) == "error: no subscription #42"
+
+
+def test_adding_the_same_subscription_twice_is_refused(db_url: str) -> None:
+    """A second identical subscription of one channel would post every alert twice: refused
+    with exit 1 naming the existing one, as /spacecast subscribe refuses it; a different
+    filter on the same channel is fine."""
+    first = _cli(db_url, "add", "--guild", GUILD, "--channel", CHANNEL, "--kinds", "webcast_live")
+    assert first.returncode == 0, first.stderr
+    again = _cli(db_url, "add", "--guild", GUILD, "--channel", CHANNEL, "--kinds", "webcast_live")
+    assert again.returncode == 1
+    assert _only_error_line(again) == (
+        f"error: channel {CHANNEL} already has this subscription (#1)"
+    )
+    other = _cli(db_url, "add", "--guild", GUILD, "--channel", CHANNEL, "--kinds", "new_update")
+    assert other.returncode == 0, other.stderr
+    listed = _cli(db_url, "list", "--format", "json")
+    assert [s["id"] for s in json.loads(listed.stdout)] == [1, 2]

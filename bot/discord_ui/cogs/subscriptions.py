@@ -14,7 +14,7 @@ from discord import app_commands
 
 from bot.core.changes import ALERT_KINDS
 from bot.core.subscription_options import describe_subscription, parse_subscription_options
-from bot.core.subscriptions import Subscription
+from bot.core.subscriptions import Subscription, duplicate_of
 from bot.discord_ui import autocomplete as ac
 from bot.discord_ui.checks import require_bot_can_post, require_manager, text_channel
 from bot.discord_ui.cogs.base import CogBase
@@ -54,17 +54,6 @@ def sources_text(events: bool, launches: bool, types: str | None, providers: str
     if providers and not launches and providers.strip().lower() != "all":
         raise UserError("`providers` filters launches, but `launches` is off.")
     return ",".join(word for word, on in (("events", events), ("launches", launches)) if on)
-
-
-def same_filters(a: Subscription, b: Subscription) -> bool:
-    """Whether two subscriptions of one channel would send exactly the same alerts."""
-    return (a.sources, a.event_types, a.providers, a.kinds, a.role_id) == (
-        b.sources,
-        b.event_types,
-        b.providers,
-        b.kinds,
-        b.role_id,
-    )
 
 
 def role_warning(role: discord.Role, channel: discord.TextChannel) -> str | None:
@@ -187,10 +176,8 @@ class SubscriptionCommands(CogBase):
                     f"This server has {len(existing)} subscriptions, the most I keep; "
                     "remove one with `/spacecast unsubscribe` first."
                 )
-            draft = options.to_subscription(0)
-            for sub in existing:
-                if sub.channel_id == target.id and same_filters(sub, draft):
-                    raise UserError(f"{target.mention} already has this subscription (#{sub.id}).")
+            if (twin := duplicate_of(options.to_subscription(0), existing)) is not None:
+                raise UserError(f"{target.mention} already has this subscription (#{twin.id}).")
             sub = await self.store.add_subscription(
                 guild.id,
                 target.id,
