@@ -223,4 +223,6 @@ class PlannerConfig:
             full_refresh_every=timedelta(minutes=polling.full_refresh_minutes),
             reserve=polling.reserve_requests,
             interval=timedelta(seconds=polling.interval_seconds),
+            # Two sources read in turn at the interval: each is read every two intervals.
+            cover_gap=timedelta(seconds=polling.interval_seconds * len(Source)),
         )
