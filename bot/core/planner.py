@@ -264,7 +264,12 @@ def _urgency(
     tier = _tier_at(outlook, read.source, now, at)
     if read.hot and tier is Tier.COLD:
         return 0.0
-    return (at - read.base) / _gap_for(tier, config, scale, read.hot or read.covers)
+    gap = _gap_for(tier, config, scale, read.hot or read.covers)
+    if read.hot and tier is Tier.WARM:
+        # A window-only read while nothing is near (no date within 2 h, no announced start)
+        # is a spare look: it must not take a third of the budget from the regular reads.
+        gap *= 2
+    return (at - read.base) / gap
 
 
 def _read_kind(read: _Read, outlook: Outlook, now: datetime, at: datetime) -> QueryKind:
@@ -437,7 +442,7 @@ def _affordable(
 ) -> bool:
     """Whether, with slots set aside for ``held``, paced reads still keep every source from
     starving: the next one fits by the ``deadline`` (the first regular read to starve), and
-    each source, read in turn, is read within :func:`_starved`."""
+    at the pace left each source, read in turn, is read within :func:`_starved`."""
     paced = _pace(sends, at, free, window, held)
     return (
         paced is not None
@@ -550,7 +555,10 @@ def plan_next_poll(
         paced = _pace(sends, at, free, window, [m for m, _ in held])
         in_pace = paced is not None and paced[0] == at and (last is None or since >= paced[1])
         rushing = {source for moment, source in held if moment == at}
-        # A window read just before a held-back read of the same source would be wasted.
+        # A window read just before a held-back read of the same source would be wasted; and
+        # a window-only stream leaves its source's reads to the held-back ones altogether
+        # while there are any (its paced reads then go to the regular reads they protect).
+        watched = {source for _, source in held}
         imminent = {source for moment, source in held if at < moment <= at + critical_gap}
         if paced is not None and not in_pace and last is not None:
             # The grid is coarse: try the very moment the pace allows, too.
@@ -560,7 +568,11 @@ def plan_next_poll(
         for r in reads:
             u = _urgency(r, outlook, config, scale, now, at)
             windowed = r.hot or r.covers
-            if windowed and r.source in imminent and r.source not in rushing:
+            if (
+                windowed
+                and r.source not in rushing
+                and (r.source in imminent or (r.hot and r.source in watched))
+            ):
                 continue
             if (windowed and r.source in rushing) or (
                 u >= 1.0

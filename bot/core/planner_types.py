@@ -189,7 +189,7 @@ class PlannerConfig:
     # slot is free; reads around announced webcast starts may keep it waiting up to
     # ``starve_after`` cover gaps, not longer.
     stale_after: float = 1.25
-    starve_after: float = 1.3
+    starve_after: float = 1.6
     # An item whose date is this far past, with no webcast live, is over: no longer hot.
     ended_after: timedelta = timedelta(hours=1)
     # The budget the desired gaps are tuned for; a bigger budget shrinks them proportionally.

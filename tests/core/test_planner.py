@@ -434,3 +434,25 @@ def test_hot_window_query_needs_its_window() -> None:
     """A hot window query without a window is refused."""
     with pytest.raises(ValueError, match="window"):
         Query(QueryKind.HOT_WINDOW, Source.EVENT)
+
+
+def test_announced_start_in_a_big_source_is_watched_through_its_window() -> None:
+    """With more launches than one page holds, the watch reads around an announced start are
+    window reads (the incremental query cannot see a flip that does not bump last_updated),
+    and the incremental query of both sources goes on."""
+    start_time = T0 + 30 * MIN
+    hot = item(Source.LAUNCH, 0, T0 + 2 * HOUR, start_time=start_time)
+    ahead = [item(Source.LAUNCH, i, T0 + i * HOUR) for i in range(3, 250)]
+    begin = T0 - 2 * HOUR
+    run = simulate([hot, *ahead], 15, 3 * HOUR, start=begin, state=settled(begin))
+    assert run.max_in_any_hour() <= 15
+    watched = [
+        t
+        for t in run.times(QueryKind.HOT_WINDOW, Source.LAUNCH)
+        if start_time - CONFIG.critical_margin <= t <= start_time + CONFIG.critical_margin
+    ]
+    assert len(watched) >= 3
+    assert max(gaps(watched)) <= CONFIG.critical_gap + CONFIG.min_gap
+    for source in Source:
+        incremental = run.times(QueryKind.INCREMENTAL, source)
+        assert max(gaps([begin, *incremental, T0 + HOUR])) <= 2 * CONFIG.cover_gap
