@@ -25,20 +25,22 @@ Scheduling (work-conserving, by urgency)
     Each source has a read stream (a window read when it covers every item, else an
     incremental read plus a window-only hot stream). Its urgency at ``t`` is the time since its
     last read over its desired gap: ``tight_gap`` while a window read's source is TIGHT,
-    ``cover_gap`` otherwise (both scaled down with a bigger budget). Whenever the pace allows,
-    the most urgent overdue stream goes (one read a cycle). Baselines, full refreshes (held
-    back while TIGHT/CRITICAL, at most half their period) and the event types go first when
-    due.
+    ``cover_gap`` otherwise, twice that for a window-only stream while only WARM (all scaled
+    down with a bigger budget). Whenever the pace allows, the most urgent overdue stream goes
+    (one read a cycle). Baselines, full refreshes (held back while TIGHT/CRITICAL, at most
+    half their period) and the event types go first when due.
 
 Announced webcast starts (held-back slots)
     Around an announced start_time the planner reads the item's source at set moments: every
     ``critical_gap`` (2 min) from ``critical_margin`` after the start back to as long before
     it. These moments are known up to an hour ahead, so paced reads leave slots for them: the
     pace is computed with those reads counted in, and when one comes due it goes at once.
-    Slots are set aside only while the paced reads can still keep every source from going
-    stale (at most ``limit - reserve`` in all), so a crowd of announced webcasts stretches the
-    other reads but never starves them; a regular read ``stale_after`` cover gaps late goes
-    first, at once, whenever that takes no held-back slot.
+    A window read of the source just before one of them, and a window-only stream's reads
+    while there are any, are left to them. Slots are set aside only while the paced reads can
+    still read every source within ``starve_after`` cover gaps (at most ``limit - reserve``
+    in all), so a crowd of announced webcasts stretches the other reads but never starves
+    them; a regular read ``stale_after`` cover gaps late goes first, at once, whenever that
+    takes no held-back slot and leaves the other sources their deadline.
 
 Pacing
     Paced reads keep to the pace the sliding window sustains: the send after the ``c`` that
