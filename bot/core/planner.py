@@ -65,15 +65,6 @@ from bot.core.planner_budget import (
     slot_release_times,
     slots_free_at,
 )
-from bot.core.planner_cadence import (
-    STEP,
-    Outlook,
-    covers_source,
-    forecast,
-    hot_window,
-    upcoming_pages,
-    window_pages,
-)
 from bot.core.planner_heat import hot_items, watch_points
 from bot.core.planner_types import (
     BudgetState,
@@ -85,6 +76,15 @@ from bot.core.planner_types import (
     QueryKind,
     Stream,
     Tier,
+)
+from bot.core.planner_window import (
+    STEP,
+    Outlook,
+    covers_source,
+    forecast,
+    hot_window,
+    upcoming_pages,
+    window_pages,
 )
 from bot.core.snapshot import Snapshot, Source
 
