@@ -563,8 +563,11 @@ def plan_next_poll(
         watched = {source for _, source in held}
         imminent = {source for moment, source in held if at < moment <= at + critical_gap}
         if paced is not None and not in_pace and last is not None:
-            # The grid is coarse: try the very moment the pace allows, too.
-            heapq.heappush(moments, max(paced[0], last + paced[1]))
+            # The grid is coarse: try the very moment the pace allows, too (within the
+            # horizon, so the search always ends).
+            allowed = max(paced[0], last + paced[1])
+            if at < allowed <= horizon:
+                heapq.heappush(moments, allowed)
         due = [c for c in fixed if c.due <= at and (in_pace or c.baseline)]
         urgent: list[tuple[float, _Read]] = []
         for r in reads:
