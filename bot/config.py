@@ -106,6 +106,10 @@ class DeliverySettings(_Section):
 
     concurrency: int = Field(default=8, gt=0)
     max_attempts: int = Field(default=5, gt=0)
+    # Transient errors (Discord 5xx, 429, timeouts) fail a message only once it has had
+    # max_attempts tries *and* is this old: a Discord outage of an hour delays alerts, it does
+    # not drop them.
+    retry_for_minutes: int = Field(default=120, ge=0)
     quiet_period_minutes: int = Field(default=10, ge=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 

@@ -23,8 +23,10 @@ Guarantees and policies:
 - **Errors.** A dead channel (403, 404 Unknown Channel) disables the channel's subscriptions and
   cancels its pending rows after the first failure; its other rows in the batch are not tried.
   A transient error reschedules the row with jittered exponential backoff and defers the
-  channel's later rows behind it (order), until ``max_attempts``, then the row fails. A
-  permanent error fails the row and the channel carries on.
+  channel's later rows behind it (order), until it has had ``max_attempts`` tries and is
+  ``retry_for_minutes`` old, then the row fails (so an outage delays alerts rather than
+  dropping them after a minute of fast retries). A permanent error fails the row and the
+  channel carries on.
 """
 
 from __future__ import annotations
@@ -368,7 +370,11 @@ class DeliveryWorker:
         self, row: OutboxRow, exc: TransientSendError, tally: _Tally, ctx: dict[str, object]
     ) -> tuple[_Outcome, datetime | None]:
         assert row.id is not None
-        if row.attempts >= self._settings.max_attempts:
+        retry_for = timedelta(minutes=self._settings.retry_for_minutes)
+        if (
+            row.attempts >= self._settings.max_attempts
+            and self._now() - row.created_at >= retry_for
+        ):
             log.error("delivery gave up after repeated errors", extra={**ctx, "error": exc.reason})
             outcome, _ = await self._settle_failed(row, f"gave up: {exc.reason}", tally, ctx)
             return outcome, None

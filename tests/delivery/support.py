@@ -82,6 +82,7 @@ def worker(store: Store, sender: MessageSender, clock: Clock, **overrides: Any) 
     settings = DeliverySettings(
         concurrency=overrides.pop("concurrency", 4),
         max_attempts=overrides.pop("max_attempts", 3),
+        retry_for_minutes=overrides.pop("retry_for", 0),
         shutdown_grace_seconds=overrides.pop("grace", 5.0),
     )
     options: dict[str, Any] = {

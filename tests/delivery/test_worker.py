@@ -186,6 +186,43 @@ async def test_transient_errors_give_up_after_max_attempts(
     assert len(fake.posts_to(CH)) == 3
 
 
+async def test_an_outage_delays_alerts_instead_of_dropping_them(
+    store: Store, fake: FakeDiscord, sender: DiscordSender, clock: Clock
+) -> None:
+    """503s for longer than max_attempts fast retries take: the row keeps retrying (backoff)
+    until it is retry_for old, so an outage that ends in time still delivers it, once."""
+    await queue_alerts(store, CH)
+    fake.fail(CH, 503, times=6)
+    w = worker(store, sender, clock, max_attempts=3, retry_for=120)
+    for _ in range(6):
+        await w.run_once()
+        (row,) = await rows_of(store)
+        assert row.status is OutboxStatus.PENDING
+        clock.advance(timedelta(minutes=15))
+    report = await w.run_once()
+    assert report.sent == 1
+    assert len(fake.messages_in(CH)) == 1
+    assert len(fake.posts_to(CH)) == 7
+
+
+async def test_an_outage_longer_than_retry_for_fails_the_row(
+    store: Store, fake: FakeDiscord, sender: DiscordSender, clock: Clock
+) -> None:
+    """Once it has had max_attempts tries and is retry_for old, the row fails."""
+    await queue_alerts(store, CH)
+    fake.fail(CH, 503)
+    w = worker(store, sender, clock, max_attempts=3, retry_for=60)
+    for _ in range(3):  # tries at 0, 20 and 40 min: max_attempts reached, not yet 60 min old
+        await w.run_once()
+        clock.advance(timedelta(minutes=20))
+    (row,) = await rows_of(store)
+    assert row.status is OutboxStatus.PENDING
+    await w.run_once()  # the fourth try, 60 min after the row was queued
+    (row,) = await rows_of(store)
+    assert row.status is OutboxStatus.FAILED
+    assert str(row.last_error).startswith("gave up: 503")
+
+
 async def test_transient_error_defers_the_channels_later_rows(
     store: Store, fake: FakeDiscord, sender: DiscordSender, clock: Clock
 ) -> None:
