@@ -10,6 +10,8 @@ second writer's rows no-ops, and neither poll fails.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,8 +35,12 @@ def _event(**changes: Any) -> dict[str, Any]:
     return event
 
 
-async def test_two_pollers_racing_queue_a_change_once(store: Store, db_target: DbTarget) -> None:
-    """A change seen by two pollers at the same moment reaches each channel once."""
+@asynccontextmanager
+async def _two_pollers(
+    store: Store, db_target: DbTarget
+) -> AsyncIterator[tuple[FakeLL2, list[Poller]]]:
+    """Channels 10 and 11 subscribed, a baseline stored, and two pollers on their own stores
+    (two engines, as two processes would have) and LL2 clients against one loopback LL2."""
     await store.add_subscription(1, 10)
     await store.add_subscription(1, 11)
     second = await db_target.open_store()
@@ -47,12 +53,18 @@ async def test_two_pollers_racing_queue_a_change_once(store: Store, db_target: D
                 for s, c in zip((store, second), clients, strict=True)
             ]
             await pollers[0].poll_upcoming()  # the baseline
-            fake.events = [_event(webcast_live=True, date="2025-06-26T12:30:00Z")]
-            reports = await asyncio.gather(*(p.poll_upcoming() for p in pollers))
+            yield fake, pollers
         finally:
             for client in clients:
                 await client.aclose()
             await second.close()
+
+
+async def test_two_pollers_racing_queue_a_change_once(store: Store, db_target: DbTarget) -> None:
+    """A change seen by two pollers at the same moment reaches each channel once."""
+    async with _two_pollers(store, db_target) as (fake, pollers):
+        fake.events = [_event(webcast_live=True, date="2025-06-26T12:30:00Z")]
+        reports = await asyncio.gather(*(p.poll_upcoming() for p in pollers))
     assert all(not r.failed_queries for r in reports)
     seen = [c.kind for r in reports for c in r.alerts]
     assert ChangeKind.WEBCAST_LIVE in seen
@@ -71,33 +83,18 @@ async def test_two_pollers_that_both_read_the_old_snapshot_queue_once(
         pytest.skip(
             "SQLite serialises write transactions: the second cannot read before the first commits"
         )
-    await store.add_subscription(1, 10)
-    await store.add_subscription(1, 11)
-    second = await db_target.open_store()
-    async with serve(FakeLL2(events=[_event()], launches=[])) as fake:
-        settings = Settings.model_validate({"ll2": {"base_url": fake.base_url}})
-        clients = [LL2Client.create(settings.ll2, send_log=s) for s in (store, second)]
-        try:
-            pollers = [
-                Poller(s, c, settings, clock=lambda: NOW)
-                for s, c in zip((store, second), clients, strict=True)
-            ]
-            await pollers[0].poll_upcoming()  # the baseline
-            both_read = asyncio.Barrier(2)
-            load = Store.load_snapshot_data
+    async with _two_pollers(store, db_target) as (fake, pollers):
+        both_read = asyncio.Barrier(2)
+        load = Store.load_snapshot_data
 
-            async def load_then_wait(self: Store, *args: Any, **kwargs: Any) -> Any:
-                data = await load(self, *args, **kwargs)
-                await asyncio.wait_for(both_read.wait(), timeout=10)
-                return data
+        async def load_then_wait(self: Store, *args: Any, **kwargs: Any) -> Any:
+            data = await load(self, *args, **kwargs)
+            await asyncio.wait_for(both_read.wait(), timeout=10)
+            return data
 
-            monkeypatch.setattr(Store, "load_snapshot_data", load_then_wait)
-            fake.events = [_event(webcast_live=True)]
-            reports = await asyncio.gather(*(p.poll_upcoming() for p in pollers))
-        finally:
-            for client in clients:
-                await client.aclose()
-            await second.close()
+        monkeypatch.setattr(Store, "load_snapshot_data", load_then_wait)
+        fake.events = [_event(webcast_live=True)]
+        reports = await asyncio.gather(*(p.poll_upcoming() for p in pollers))
     assert all(not r.failed_queries for r in reports)
     # Both diffed the flip; the change log kept it once.
     assert sum(1 for r in reports for c in r.alerts if c.kind is ChangeKind.WEBCAST_LIVE) == 1
