@@ -24,7 +24,7 @@ from bot.core.planner import (
 from bot.core.planner_budget import HOUR
 from bot.core.planner_heat import item_tier, watch_points
 from bot.core.snapshot import Snapshot, Source, WebcastRef
-from tests.core.planner_support import T0, item, settled, simulate
+from tests.core.planner_support import T0, Run, item, settled, simulate
 
 CONFIG = PlannerConfig()
 MARGIN = CONFIG.budget_margin
@@ -45,6 +45,18 @@ def plan(
 
 def gaps(times: list[datetime]) -> list[timedelta]:
     return [b - a for a, b in pairwise(times)]
+
+
+def assert_watched(run: Run, source: Source, start_time: datetime) -> None:
+    """At least 3 window reads of ``source`` within the critical margin of ``start_time``,
+    one every critical gap (give or take a grid step)."""
+    around = [
+        t
+        for t in run.times(QueryKind.HOT_WINDOW, source)
+        if start_time - CONFIG.critical_margin <= t <= start_time + CONFIG.critical_margin
+    ]
+    assert len(around) >= 3
+    assert max(gaps(around)) <= CONFIG.critical_gap + CONFIG.min_gap
 
 
 # -- budget arithmetic ---------------------------------------------------------------------
@@ -189,13 +201,7 @@ def test_slots_are_set_aside_for_an_announced_webcast_start() -> None:
     begin = T0 - 2 * HOUR
     run = simulate([event, *launches], 15, 4 * HOUR, start=begin, state=settled(begin))
     assert run.max_in_any_hour() <= 15
-    around = [
-        t
-        for t in run.times(QueryKind.HOT_WINDOW, Source.EVENT)
-        if start_time - CONFIG.critical_margin <= t <= start_time + CONFIG.critical_margin
-    ]
-    assert len(around) >= 3
-    assert max(gaps(around)) <= CONFIG.critical_gap + CONFIG.min_gap
+    assert_watched(run, Source.EVENT, start_time)
     launch_reads = [t for kind in QueryKind for t in run.times(kind, Source.LAUNCH)]
     assert max(gaps(sorted([begin, *launch_reads]))) <= 2 * CONFIG.cover_gap
     # Slots set aside are spent around the start, not lost: 4 h use nearly 4 x 15.
@@ -446,13 +452,7 @@ def test_announced_start_in_a_big_source_is_watched_through_its_window() -> None
     begin = T0 - 2 * HOUR
     run = simulate([hot, *ahead], 15, 3 * HOUR, start=begin, state=settled(begin))
     assert run.max_in_any_hour() <= 15
-    watched = [
-        t
-        for t in run.times(QueryKind.HOT_WINDOW, Source.LAUNCH)
-        if start_time - CONFIG.critical_margin <= t <= start_time + CONFIG.critical_margin
-    ]
-    assert len(watched) >= 3
-    assert max(gaps(watched)) <= CONFIG.critical_gap + CONFIG.min_gap
+    assert_watched(run, Source.LAUNCH, start_time)
     for source in Source:
         incremental = run.times(QueryKind.INCREMENTAL, source)
         assert max(gaps([begin, *incremental, T0 + HOUR])) <= 2 * CONFIG.cover_gap
