@@ -82,21 +82,14 @@ async def _add(store: Store, args: argparse.Namespace) -> int:
             "--types ids were not checked",
             file=sys.stderr,
         )
+    draft = options.to_subscription(0)
     existing = await store.list_subscriptions(options.guild_id)
-    if (twin := duplicate_of(options.to_subscription(0), existing)) is not None:
+    if (twin := duplicate_of(draft, existing)) is not None:
         raise CliError(
             f"channel {options.channel_id} already has this subscription (#{twin.id})",
             EXIT_FAILURE,
         )
-    sub = await store.add_subscription(
-        options.guild_id,
-        options.channel_id,
-        sources=options.sources,
-        event_types=options.event_types,
-        providers=options.providers,
-        kinds=options.kinds,
-        role_id=options.role_id,
-    )
+    sub = await store.insert_subscription(draft)
     print(sub.id)
     return EXIT_OK
 

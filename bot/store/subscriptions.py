@@ -86,7 +86,6 @@ class SubscriptionQueries(StoreBase):
         ``event_types``/``providers`` None means "all". Validation of the choices (non-empty
         sets, known kinds) belongs to the command layer; the store keeps what it is given.
         """
-        at = _now(now)
         draft = Subscription(
             id=0,
             guild_id=guild_id,
@@ -97,9 +96,16 @@ class SubscriptionQueries(StoreBase):
             kinds=frozenset(kinds),
             role_id=role_id,
         )
+        return await self.insert_subscription(draft, now=now)
+
+    async def insert_subscription(
+        self, draft: Subscription, *, now: datetime | None = None
+    ) -> Subscription:
+        """Store ``draft`` (its ``id`` is ignored) as a new subscription; return it with its id."""
+        at = _now(now)
         stmt = (
             insert(_T)
-            .values(guild_id=guild_id, created_at=at, updated_at=at, **_columns(draft))
+            .values(guild_id=draft.guild_id, created_at=at, updated_at=at, **_columns(draft))
             .returning(_T.c.id)
         )
         async with self._write() as conn:

@@ -176,18 +176,10 @@ class SubscriptionCommands(CogBase):
                     f"This server has {len(existing)} subscriptions, the most I keep; "
                     "remove one with `/spacecast unsubscribe` first."
                 )
-            if (twin := duplicate_of(options.to_subscription(0), existing)) is not None:
+            draft = options.to_subscription(0)
+            if (twin := duplicate_of(draft, existing)) is not None:
                 raise UserError(f"{target.mention} already has this subscription (#{twin.id}).")
-            sub = await self.store.add_subscription(
-                guild.id,
-                target.id,
-                sources=options.sources,
-                event_types=options.event_types,
-                providers=options.providers,
-                kinds=options.kinds,
-                role_id=options.role_id,
-                now=self.now(),
-            )
+            sub = await self.store.insert_subscription(draft, now=self.now())
             providers_named = await self.provider_names() if sub.providers else {}
             lines = [f"✅ Subscribed. {describe_subscription(sub, type_names, providers_named)}"]
             if role is not None and (warning := role_warning(role, target)) is not None:
