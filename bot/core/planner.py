@@ -364,6 +364,7 @@ def _held_back(
     scale: float,
     limit: int,
     sends: Sequence[datetime],
+    free: int,
     window: timedelta,
     now: datetime,
     at: datetime,
@@ -397,7 +398,6 @@ def _held_back(
             held.add((moment, read.source))
             last = moment
     ordered = sorted(held)[: max(0, limit - config.reserve)]
-    free = free_slots(sends, at, limit, window)
     # Held-back reads may keep a regular read waiting until it starves, not longer.
     deadline = _deadline(reads, at, config, scale)
     while ordered and not _affordable(
@@ -421,12 +421,12 @@ def _may_hurry(
     sends: Sequence[datetime],
     at: datetime,
     free: int,
+    window: timedelta,
     config: PlannerConfig,
     scale: float,
 ) -> bool:
     """Whether a stale regular read may go now, out of pace (the caller checks that it takes no
     held-back slot): only if the other sources' regular reads still fit before they starve."""
-    window = HOUR + config.budget_margin
     others = [r for r in reads if r.source is not read.source]
     deadline = _deadline(others, at, config, scale)
     return _affordable(sends, at, free, window, [at], deadline, config, scale)
@@ -520,7 +520,8 @@ def plan_next_poll(
         return Plan(now + window, (), _cadence(outlook, config, scale, 0), "no request budget")
     fixed, reads = _streams(items, state, config, outlook, scale, now)
     critical_gap = _gap_for(Tier.CRITICAL, config, scale, windowed=True)
-    held_now = _held_back(reads, outlook, config, scale, limit, sends, window, now, now)
+    free_now = free_slots(sends, now, limit, window)
+    held_now = _held_back(reads, outlook, config, scale, limit, sends, free_now, window, now, now)
     cadence = _cadence(outlook, config, scale, len(held_now))
     start = now
     if budget.blocked_until is not None:
@@ -549,7 +550,7 @@ def plan_next_poll(
         if free <= 0:
             continue
         since = at - last if last is not None else HOUR
-        held = _held_back(reads, outlook, config, scale, limit, sends, window, now, at)
+        held = _held_back(reads, outlook, config, scale, limit, sends, free, window, now, at)
         # Paced reads (and the fixed queries) keep to the sustainable pace and leave the
         # held-back slots alone. A CRITICAL read a slot was set aside for goes at once, and so
         # may a regular read gone stale (it then goes first) as long as no held-back read
@@ -587,7 +588,7 @@ def plan_next_poll(
                         r.stale_at <= at
                         and paced is not None
                         and paced[0] == at
-                        and _may_hurry(r, reads, sends, at, free, config, scale)
+                        and _may_hurry(r, reads, sends, at, free, window, config, scale)
                     )
                 )
             ):
