@@ -225,10 +225,13 @@ def hourly(result: RunResult, timeline: Timeline) -> tuple[list[int], int, datet
     return per_hour, worst, worst_at
 
 
+def _min(seconds: float | None) -> str:
+    """Minutes to one decimal (tables that name the unit once)."""
+    return "n/a" if seconds is None else f"{seconds / 60:.1f}"
+
+
 def _fmt(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
-    return f"{seconds / 60:.1f} min"
+    return "n/a" if seconds is None else f"{_min(seconds)} min"
 
 
 def report(timeline: Timeline, runs: list[RunResult], seed: int, verbose: bool) -> bool:
@@ -419,10 +422,6 @@ def report_pooled(results: list[tuple[int, Timeline, list[RunResult]]]) -> bool:
     for label, ok in checks:
         print(f"- [{'x' if ok else ' '}] {label}")
     return all(ok for _, ok in checks)
-
-
-def _min(seconds: float | None) -> str:
-    return "n/a" if seconds is None else f"{seconds / 60:.1f}"
 
 
 def _seeds(text: str) -> list[int]:
