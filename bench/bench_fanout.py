@@ -9,8 +9,8 @@ scenario delivers the whole outbox through real discord.py to a fresh fake Disco
 ``retry_after`` beyond it, which discord.py waits out) and adds ``--latency`` seconds to every
 answer, a typical round trip to Discord:
 
-- ``worker``: :class:`bot.delivery.DeliveryWorker` with its defaults (concurrency 8, paced at
-  45 sends/s);
+- ``worker``: :class:`bot.services.delivery.DeliveryWorker` with its defaults (concurrency 8,
+  paced at 45 sends/s);
 - ``worker unpaced``: the same without pacing, to show what the pacer saves in 429s;
 - ``naive loop``: claim everything, then render, send and mark sent one row after another.
 
@@ -40,12 +40,17 @@ sys.path.insert(0, str(ROOT))  # the fake Discord lives with the tests
 from bot.config import DeliverySettings  # noqa: E402
 from bot.core.changes import ChangeKind  # noqa: E402
 from bot.core.routing import route  # noqa: E402
-from bot.delivery import DeliveryWorker  # noqa: E402
-from bot.discord_sender import DiscordSender  # noqa: E402
-from bot.outbox_rows import enqueue_deliveries, part_nonce, render_delivery, row_to_delivery  # noqa: E402
+from bot.discord_ui.sender import DiscordSender  # noqa: E402
+from bot.services.delivery.rows import (  # noqa: E402
+    enqueue_deliveries,
+    part_nonce,
+    render_delivery,
+    row_to_delivery,
+)
+from bot.services.delivery.worker import DeliveryWorker  # noqa: E402
 from bot.store import OutboxStatus, Store, open_store  # noqa: E402
 from tests.core.change_factory import change, event_1201  # noqa: E402
-from tests.delivery.fake_discord import FakeDiscord, logged_in_client  # noqa: E402
+from tests.services.delivery.fake_discord import FakeDiscord, logged_in_client  # noqa: E402
 
 GUILDS = 50
 FIRST_CHANNEL = 800_000_000_000_000_000

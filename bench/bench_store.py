@@ -22,10 +22,10 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.core.models import Event, Launch
-from bot.core.planner_types import Query, QueryKind
+from bot.core.planner import Query, QueryKind
 from bot.core.snapshot import Source, snapshot_from_event, snapshot_from_launch
 from bot.ll2 import LL2Client
-from bot.poller import Poller
+from bot.services.poller import Poller
 from bot.store import open_store
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"

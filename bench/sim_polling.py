@@ -5,9 +5,9 @@
 
 Compares two pollers on the same timeline, from the same virtual start instant:
 
-(a) planner: ``bot.scheduler.PollLoop.reports()`` planning with ``bot.core.planner`` and running
-    ``bot.poller.Poller`` over the real ``LL2Client`` (``RequestBudget`` on the virtual clock,
-    send log in a real SQLite store);
+(a) planner: ``bot.services.scheduler.PollLoop.reports()`` planning with ``bot.core.planner``
+    and running ``bot.services.poller.Poller`` over the real ``LL2Client`` (``RequestBudget`` on
+    the virtual clock, send log in a real SQLite store);
 (b) fixed: the same ``Poller``/``LL2Client``/store stack driven by a plain loop that spends the
     same budget evenly: one request every 240 s (15/h), alternating ``/events/upcoming/`` and
     ``/launches/upcoming/`` (LL2 has no endpoint covering both, so each source is re-read every
@@ -50,12 +50,12 @@ from sim_support import (
 )
 
 from bot.config import LL2Settings, Settings
-from bot.core.planner_types import Query, QueryKind
+from bot.core.planner import Query, QueryKind
 from bot.core.snapshot import Source
 from bot.ll2 import LL2Client
 from bot.ll2.budget import RequestBudget
-from bot.poller import Poller, PollReport
-from bot.scheduler import PollLoop
+from bot.services.poller import Poller, PollReport
+from bot.services.scheduler import PollLoop
 from bot.store import open_store
 
 START = datetime(2025, 7, 1, tzinfo=UTC)

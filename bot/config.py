@@ -9,12 +9,16 @@ print one line instead of a traceback.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from bot.core.planner import PlannerConfig
 
 DEFAULT_CONFIG_PATH = Path("config.yaml")
 CONFIG_ENV_VAR = "SPACECAST_CONFIG"
@@ -99,6 +103,21 @@ class PollingSettings(_Section):
     hot_window_after_minutes: int = Field(default=180, ge=0)
     full_refresh_minutes: int = Field(default=360, gt=0)
     reserve_requests: int = Field(default=2, ge=0)
+
+    def planner_config(self) -> PlannerConfig:
+        """The planner's own value for these settings (the core never imports this module)."""
+        from bot.core.planner import PlannerConfig  # lazy: most commands never plan a poll
+        from bot.core.snapshot import Source
+
+        return PlannerConfig(
+            hot_window_before=timedelta(minutes=self.hot_window_before_minutes),
+            hot_window_after=timedelta(minutes=self.hot_window_after_minutes),
+            full_refresh_every=timedelta(minutes=self.full_refresh_minutes),
+            reserve=self.reserve_requests,
+            interval=timedelta(seconds=self.interval_seconds),
+            # Two sources read in turn at the interval: each is read every two intervals.
+            cover_gap=timedelta(seconds=self.interval_seconds * len(Source)),
+        )
 
 
 class DeliverySettings(_Section):

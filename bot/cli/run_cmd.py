@@ -51,17 +51,17 @@ def _check_settings(settings: Settings) -> None:
 
 
 async def build_services(settings: Settings, store: Store) -> BotServices:
-    """The poller, delivery and scheduler from :mod:`bot.app`, or nothing if it is not there yet.
+    """The poller, delivery and scheduler from :mod:`bot.services.app`, or nothing if absent.
 
-    Imported lazily: ``bot.app`` imports the whole application, and ``sync-commands`` needs none
-    of it.
+    Imported lazily: ``bot.services.app`` imports the whole application, and ``sync-commands``
+    needs none of it.
     """
     try:
-        app = importlib.import_module("bot.app")
+        app = importlib.import_module("bot.services.app")
     except ModuleNotFoundError as exc:
-        if exc.name != "bot.app":
+        if exc.name != "bot.services.app":
             raise
-        log.warning("poller not wired yet (no bot.app): running slash commands only")
+        log.warning("poller not wired yet (no bot.services.app): running slash commands only")
         return NoServices()
     factory = cast(Callable[[Settings, Store], Any], app.build_services)
     services = factory(settings, store)

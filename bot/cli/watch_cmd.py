@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from bot.cli import EXIT_FAILURE, EXIT_OK
 from bot.config import Settings
 from bot.core.changes import Change
-from bot.core.render_text import change_to_json, change_to_text
+from bot.core.render import change_to_json, change_to_text
 from bot.ll2 import LL2Client
-from bot.poller import Poller, PollReport, utc_now
+from bot.services.poller import Poller, PollReport, utc_now
 from bot.store import open_store
 
 log = logging.getLogger("bot.watch")
@@ -60,7 +60,7 @@ async def watch(args: argparse.Namespace, settings: Settings) -> int:
             _summarise(report)
             # Every query failing means we learned nothing: say so with the exit code.
             return EXIT_FAILURE if report.failed_queries and not report.items_seen else EXIT_OK
-        from bot.scheduler import PollLoop
+        from bot.services.scheduler import PollLoop
 
         loop = PollLoop(store, client, poller, settings)
         async for report in loop.reports():

@@ -1,9 +1,9 @@
 """The Discord client: :class:`SpacecastBot`, its command tree, endpoints and command sync.
 
 The bot answers slash commands and hands itself to :class:`BotServices` (poller, delivery,
-scheduler: built by :mod:`bot.app`) once logged in. Commands are registered with Discord only
-by ``spacecast sync-commands`` (:func:`sync_tree`), never on start: syncing is rate limited and
-a restart must not depend on it.
+scheduler: built by :mod:`bot.services.app`) once logged in. Commands are registered with
+Discord only by ``spacecast sync-commands`` (:func:`sync_tree`), never on start: syncing is
+rate limited and a restart must not depend on it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ log = logging.getLogger("bot.discord")
 
 
 class BotServices(Protocol):
-    """Background work that runs while the bot is logged in (implemented by :mod:`bot.app`)."""
+    """Background work that runs while the bot is logged in (see :mod:`bot.services.app`)."""
 
     async def start(self, bot: SpacecastBot) -> None:
         """Start the poller, delivery and scheduler; called once, from ``setup_hook``."""

@@ -1,8 +1,8 @@
-"""The neutral message model of :mod:`bot.core.embed` as discord.py objects.
+"""The neutral message model of :mod:`bot.core.render.message` as discord.py objects.
 
-``bot.core`` renders :class:`~bot.core.embed.EmbedData` (already within Discord's limits) and
-:class:`~bot.core.embed.MessageData`; this module is the only place they become ``discord``
-types, for slash command replies and for the delivery worker alike.
+``bot.core`` renders :class:`~bot.core.render.EmbedData` (already within Discord's limits)
+and :class:`~bot.core.render.MessageData`; this module is the only place they become
+``discord`` types, for slash command replies and for the delivery worker alike.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import discord
 
-from bot.core.embed import EmbedData, LinkButton, MessageData
+from bot.core.render import EmbedData, LinkButton, MessageData
 
 
 def to_discord_embed(embed: EmbedData) -> discord.Embed:

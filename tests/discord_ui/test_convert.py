@@ -8,11 +8,11 @@ import discord
 import pytest
 
 from bot.core.changes import ALERT_KINDS, ChangeKind
-from bot.core.embed import EmbedData, EmbedField, LinkButton, MessageData
-from bot.core.render import render_message
+from bot.core.render.compose import render_message
+from bot.core.render.message import EmbedData, EmbedField, LinkButton, MessageData
 from bot.core.snapshot import Snapshot, UpdateRef
 from bot.discord_ui.convert import send_kwargs, to_discord_embed, to_view
-from tests.core.render_support import make_change
+from tests.core.render.support import make_change
 from tests.discord_ui.conftest import World, upcoming_event, upcoming_launch
 
 ROLE_NAME = "launch-pings"

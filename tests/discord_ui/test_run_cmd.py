@@ -119,9 +119,9 @@ async def test_run_starts_services_and_stops_cleanly_on_sigterm(
 ) -> None:
     """SIGTERM closes the bot: services stop first, then the store closes and run returns 0."""
     services = RecordingServices()
-    fake_app = types.ModuleType("bot.app")
+    fake_app = types.ModuleType("bot.services.app")
     fake_app.build_services = lambda settings, store: services  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.app", fake_app)
+    monkeypatch.setitem(sys.modules, "bot.services.app", fake_app)
 
     closed = asyncio.Event()
     close = SpacecastBot.close
@@ -151,7 +151,7 @@ async def test_run_without_bot_app_warns_and_serves_commands_only(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Until the composition root exists the bot still runs, and says what is missing."""
-    monkeypatch.setitem(sys.modules, "bot.app", None)  # import of bot.app fails
+    monkeypatch.setitem(sys.modules, "bot.services.app", None)  # import of bot.services.app fails
 
     async def login_then_close(self: SpacecastBot, token: str, **_: Any) -> None:
         await self.login(token)

@@ -3,8 +3,8 @@
 - :class:`CountingLL2`: LL2's endpoints under ``/{proc}/2.3.0/``. Each process gets its own
   base URL (``.../p0/2.3.0``, ``.../p1/2.3.0``), so every request is attributed to the process
   that made it without touching the client's headers.
-- :class:`MultiTokenDiscord`: :class:`~tests.delivery.fake_discord.FakeDiscord` accepting one
-  bot token per process and remembering which token created each message.
+- :class:`MultiTokenDiscord`: :class:`~tests.services.delivery.fake_discord.FakeDiscord`
+  accepting one bot token per process and remembering which token created each message.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.delivery.fake_discord import TOKEN, FakeDiscord, StoredMessage
+from tests.services.delivery.fake_discord import TOKEN, FakeDiscord, StoredMessage
 
 
 @dataclass

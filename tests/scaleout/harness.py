@@ -5,7 +5,8 @@ Run as ``python -m tests.scaleout.harness``. Settings come from the environment 
 ``SPACECAST_DISCORD__API_BASE_URL``, ``SPACECAST_DISCORD__TOKEN``,
 ``SPACECAST_DISCORD__SHARD_COUNT``, ``SPACECAST_DISCORD__SHARD_IDS`` ...). The harness logs a
 :class:`discord.Client` in over REST (no gateway: the fake Discord has none), then runs
-:class:`bot.app.AppServices` (poller lease, poll loop, shard-filtered delivery) until SIGTERM.
+:class:`bot.services.app.AppServices` (poller lease, poll loop, shard-filtered delivery) until
+SIGTERM.
 It prints ``READY`` on stdout once the services are started.
 """
 
@@ -17,10 +18,10 @@ import sys
 
 import discord
 
-from bot.app import AppServices
 from bot.config import Settings
 from bot.discord_ui.client import apply_endpoints, check_shards
 from bot.logging_setup import setup_logging
+from bot.services.app import AppServices
 from bot.store import open_store
 
 

@@ -3,7 +3,7 @@
 The test process runs a loopback LL2 (:class:`~tests.scaleout.fakes.CountingLL2`, one URL
 prefix per process) and a loopback Discord (:class:`~tests.scaleout.fakes.MultiTokenDiscord`,
 one bot token per process), then spawns two ``tests/scaleout/harness.py`` processes running
-the real :class:`bot.app.AppServices`: shard 0 of 2 and shard 1 of 2, both on a fresh
+the real :class:`bot.services.app.AppServices`: shard 0 of 2 and shard 1 of 2, both on a fresh
 PostgreSQL database created for this test and dropped afterwards.
 
 What it proves:
@@ -43,7 +43,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.snapshot import Source
-from bot.poller import BASELINE_KEY
+from bot.services.poller import BASELINE_KEY
 from bot.store import OutboxStatus, Store, open_store, schema, shard_of
 from tests.scaleout.fakes import CountingLL2, MultiTokenDiscord, serve_ll2
 from tests.scaleout.support import fresh_database, hot_event

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot.discord")
 
-# Keys the poller writes after every cycle (see bot.poller).
+# Keys the poller writes after every cycle (see bot.services.poller).
 LAST_POLL_KEY = "poll:last_at"
 NEXT_POLL_KEY = "poll:next_at"
 STATUS_COLOUR = 0x5865F2

@@ -1,0 +1,57 @@
+"""Sending one outbox row: render it, then post each part with its nonce, paced and bounded."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.discord_ui.sender import MessageSender, Pacer, PermanentSendError
+from bot.services.delivery.rows import part_nonce, render_delivery, row_to_delivery
+from bot.store import OutboxRow
+
+
+class RowSender:
+    """Posts rows through a :class:`MessageSender`, at most ``concurrency`` at once, paced.
+
+    A row that renders to several messages is all-or-nothing: the store has no place for
+    per-part progress, so a retry resends every part and relies on the nonces (a few minutes of
+    memory at Discord) to keep the parts already posted from doubling.
+    """
+
+    def __init__(
+        self,
+        sender: MessageSender,
+        *,
+        concurrency: int,
+        rate_per_second: float | None,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._sender = sender
+        self._slots = asyncio.Semaphore(concurrency)
+        self._pacer = Pacer(rate_per_second)
+        self._now = now
+
+    async def send(self, row: OutboxRow) -> int:
+        """Post every part of ``row``; return the first message's id.
+
+        Raises the sender's :class:`~bot.discord_ui.sender.SendError` subclasses, and
+        :class:`~bot.services.delivery.rows.PayloadError` for a row that cannot be read.
+        """
+        delivery = row_to_delivery(row)
+        messages = render_delivery(delivery, self._now())
+        if not messages:
+            raise PermanentSendError("nothing to send: the row holds no changes")
+        first_id: int | None = None
+        for index, message in enumerate(messages):
+            async with self._slots:
+                await self._pacer.wait()
+                message_id = await self._sender.send(
+                    row.channel_id,
+                    message,
+                    nonce=part_nonce(row.dedup_key, index),
+                    allowed_role_ids=delivery.role_ids,
+                )
+            first_id = message_id if first_id is None else first_id
+        assert first_id is not None
+        return first_id
