@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 if TYPE_CHECKING:
+    from bot.core.changes import ChangeKind
     from bot.core.planner import PlannerConfig
 
 DEFAULT_CONFIG_PATH = Path("config.yaml")
@@ -120,6 +121,12 @@ class PollingSettings(_Section):
         )
 
 
+def _default_deadlines() -> dict[str, int]:
+    from bot.core.deadlines import DEFAULT_DEADLINE_MINUTES
+
+    return {kind.value: minutes for kind, minutes in DEFAULT_DEADLINE_MINUTES.items()}
+
+
 class DeliverySettings(_Section):
     """Outbox worker behaviour."""
 
@@ -131,6 +138,31 @@ class DeliverySettings(_Section):
     retry_for_minutes: int = Field(default=120, ge=0)
     quiet_period_minutes: int = Field(default=10, ge=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    # Per alert kind, how many minutes an alert stays worth sending (0 = never expires); an
+    # alert still undelivered after that is marked expired instead of arriving as stale news.
+    deadline_minutes: dict[str, int] = Field(default_factory=_default_deadlines)
+
+    @field_validator("deadline_minutes")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, int]) -> dict[str, int]:
+        from bot.core.changes import ALERT_KINDS
+
+        known = {k.value for k in ALERT_KINDS}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown alert kind {unknown[0]!r} (known: {', '.join(sorted(known))})"
+            )
+        if any(minutes < 0 for minutes in value.values()):
+            raise ValueError("minutes must be 0 (never expires) or more")
+        # Kinds left out keep their defaults, so a file may set just one.
+        return {**_default_deadlines(), **value}
+
+    def deadlines(self) -> dict[ChangeKind, int]:
+        """``deadline_minutes`` keyed by alert kind, for the core."""
+        from bot.core.changes import ChangeKind
+
+        return {ChangeKind(kind): minutes for kind, minutes in self.deadline_minutes.items()}
 
 
 class MetricsSettings(_Section):

@@ -32,6 +32,7 @@ from bot.config import Settings
 from bot.discord_ui.sender import DiscordSender
 from bot.ll2 import LL2Client
 from bot.services import metrics
+from bot.services.delivery.owner import owner_for
 from bot.services.delivery.worker import DeliveryWorker
 from bot.services.leader import (
     DEFAULT_HEARTBEAT_SECONDS,
@@ -39,6 +40,7 @@ from bot.services.leader import (
     PollerLease,
     lease_for,
 )
+from bot.services.outage import Outage
 from bot.services.poller import Poller, PollReport, utc_now
 from bot.services.scheduler import POLL_TICK_SECONDS, BotScheduler, PollLoop
 from bot.store import OutboxStatus, ShardSpec, Store
@@ -132,7 +134,15 @@ class AppServices:
         self._client = client
         poller = Poller(store, client, settings)
         shards = shard_spec(settings)
-        worker = DeliveryWorker(store, DiscordSender(bot), settings.delivery, shards=shards)
+        outage = Outage()  # one log line per database outage, shared by every job
+        worker = DeliveryWorker(
+            store,
+            DiscordSender(bot),
+            settings.delivery,
+            shards=shards,
+            owner=owner_for(store),
+            outage=outage,
+        )
         self._worker = worker
         self._worker_task = asyncio.create_task(worker.run_forever(), name="delivery")
         lease = lease_for(
@@ -167,7 +177,7 @@ class AppServices:
         self._scheduler = BotScheduler(
             PollLoop(store, client, poller, settings), store, settings,
             on_report=after_poll, sweep=sweep, may_poll=may_poll,
-            poll_seconds=timings.poll_tick_seconds,
+            poll_seconds=timings.poll_tick_seconds, outage=outage,
         )  # fmt: skip
         self._scheduler.start()
         log.info(
@@ -191,6 +201,7 @@ class AppServices:
                 log.exception("releasing the poller lease failed")
         if self._worker is not None:
             await self._worker.stop(self._settings.delivery.shutdown_grace_seconds)
+            await self._worker.close_owner()
         if self._worker_task is not None:
             self._worker_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

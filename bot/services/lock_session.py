@@ -51,7 +51,9 @@ class LockSession:
     Every statement is bounded by :data:`CHECK_TIMEOUT_SECONDS`.
     """
 
-    def __init__(self, engine: AsyncEngine, *, idle_timeout_seconds: int = IDLE_TIMEOUT_SECONDS):
+    def __init__(
+        self, engine: AsyncEngine, *, idle_timeout_seconds: int | None = IDLE_TIMEOUT_SECONDS
+    ) -> None:
         self._engine = engine
         self._idle_timeout = idle_timeout_seconds
         self._conn: AsyncConnection | None = None
@@ -61,21 +63,26 @@ class LockSession:
         """Whether a connection is open (it may still have died on the server)."""
         return self._conn is not None
 
-    async def try_lock(self, key: int) -> bool:
+    async def try_lock(self, key: int, *, class_id: int | None = None) -> bool:
         """``pg_try_advisory_lock(key)`` on the session, connecting first when needed.
 
-        On success the session starts running with ``idle_session_timeout``: only a holder's
+        With ``class_id`` the two-key form ``pg_try_advisory_lock(class_id, key)`` (both int4)
+        is used instead. On success the session starts running with ``idle_session_timeout``
+        (unless the session was made with ``idle_timeout_seconds=None``): only a holder's
         session must die when it stops being used; a follower's idle connection may sit for a
         retry interval between tries.
         """
         conn = await self._connection()
-        result = await asyncio.wait_for(
-            conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}),
-            CHECK_TIMEOUT_SECONDS,
-        )
+        if class_id is None:
+            query, params = "SELECT pg_try_advisory_lock(:key)", {"key": key}
+        else:
+            query = "SELECT pg_try_advisory_lock(CAST(:cls AS integer), CAST(:key AS integer))"
+            params = {"cls": class_id, "key": key}
+        result = await asyncio.wait_for(conn.execute(text(query), params), CHECK_TIMEOUT_SECONDS)
         if not bool(result.scalar()):
             return False
-        await conn.execute(text(f"SET idle_session_timeout = {self._idle_timeout * 1000}"))
+        if self._idle_timeout is not None:
+            await conn.execute(text(f"SET idle_session_timeout = {self._idle_timeout * 1000}"))
         return True
 
     async def alive(self) -> bool:

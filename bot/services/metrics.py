@@ -83,6 +83,8 @@ class _DeliveryReportLike(Protocol):
     def retried(self) -> int: ...
     @property
     def disabled_channels(self) -> tuple[int, ...]: ...
+    @property
+    def expired(self) -> int: ...
 
 
 def poll_outcome(queries: int, failed: int, partial: int) -> str:
@@ -115,6 +117,7 @@ def record_delivery(report: _DeliveryReportLike) -> None:
         ("failed", report.failed),
         ("retried", report.retried),
         ("disabled", len(report.disabled_channels)),
+        ("expired", report.expired),
     ):
         if amount:
             DELIVERIES.labels(outcome=outcome).inc(amount)

@@ -75,6 +75,7 @@ class Poller:
         self._clock = clock
         self._date_threshold = timedelta(seconds=settings.polling.date_change_threshold_seconds)
         self._quiet_period = timedelta(minutes=settings.delivery.quiet_period_minutes)
+        self._deadlines = settings.delivery.deadlines()
 
     async def poll_upcoming(self) -> PollReport:
         """Read every upcoming event and launch (the full refresh; also the first baseline)."""
@@ -156,7 +157,9 @@ class Poller:
             fresh = await tx.record_changes(changes)
             subscriptions = await tx.list_subscriptions(enabled_only=True)
             deliveries = route([c for c in fresh if c.alertable], subscriptions)
-            queued = await enqueue_deliveries(tx, deliveries, now, self._quiet_period)
+            queued = await enqueue_deliveries(
+                tx, deliveries, now, self._quiet_period, self._deadlines
+            )
             # Only a complete full read may end the silent baseline: a partial one would make
             # the items it missed look new on the next poll.
             if baseline and complete and query.kind is QueryKind.FULL_UPCOMING:

@@ -27,6 +27,7 @@ from bot.core.planner import (
 )
 from bot.core.snapshot import Source
 from bot.ll2 import LL2Client
+from bot.services.outage import Outage, is_database_error
 from bot.services.poller import BASELINE_KEY, LAST_SUCCESS_KEY, Poller, PollReport, utc_now
 from bot.store import Store
 
@@ -165,6 +166,7 @@ class BotScheduler:
         clock: Callable[[], datetime] = utc_now,
         poll_seconds: float = POLL_TICK_SECONDS,
         sweep_seconds: float = SWEEP_SECONDS,
+        outage: Outage | None = None,
     ) -> None:
         if poll_seconds <= 0 or sweep_seconds <= 0:
             raise ValueError("poll_seconds and sweep_seconds must be positive")
@@ -175,6 +177,7 @@ class BotScheduler:
         self._sweep = sweep
         self._may_poll = may_poll
         self._clock = clock
+        self._outage = outage if outage is not None else Outage()
         # Whether the last poll tick found this process the poller (see ``may_poll``).
         self.polling = may_poll is None
         self._poll_seconds = poll_seconds
@@ -215,17 +218,29 @@ class BotScheduler:
                 # A standby only proves it is healthy if it can still reach the database it
                 # would deliver from; a failure here skips the heartbeat below.
                 await self._store.get_state(NEXT_POLL_KEY)
-            self._touch_heartbeat()
-        except Exception:
-            log.exception("poll job failed")
+        except Exception as exc:
+            self._failed("poll job", exc)
+            return
+        # Only a tick that reached the database proves the process healthy: while it is
+        # unreachable the heartbeat goes stale and ``health`` fails after its threshold.
+        self._outage.succeeded()
+        self._touch_heartbeat()
+
+    def _failed(self, job: str, exc: Exception) -> None:
+        # A database outage is one log line (see bot.services.outage); anything else is a bug
+        # and keeps its traceback.
+        if is_database_error(exc):
+            self._outage.failed(job, exc)
+        else:
+            log.exception("%s failed", job)
 
     async def sweep_job(self) -> None:
         """Retry due outbox rows (failed sends wait for their backoff)."""
         if self._sweep is not None:
             try:
                 await self._sweep()
-            except Exception:
-                log.exception("outbox sweep failed")
+            except Exception as exc:
+                self._failed("outbox sweep", exc)
 
     async def housekeeping_job(self) -> None:
         """Prune old snapshots, sent outbox rows and the request log (the poller's job: the
@@ -238,8 +253,8 @@ class BotScheduler:
             outbox = await self._store.prune_outbox(now - OUTBOX_RETENTION)
             await self._store.prune_request_log(now - REQUEST_LOG_RETENTION)
             log.info("housekeeping", extra={"pruned_snapshots": snapshots, "pruned_outbox": outbox})
-        except Exception:
-            log.exception("housekeeping failed")
+        except Exception as exc:
+            self._failed("housekeeping", exc)
 
     def _touch_heartbeat(self) -> None:
         # The content names the role, for ``health`` to show: "poller" or "standby".

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, inspect, select, text
+from sqlalchemy import Column, Connection, delete, func, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store import schema
@@ -62,8 +63,27 @@ def _baseline(conn: Connection) -> None:
     schema.metadata.create_all(conn, checkfirst=True)
 
 
+def _add_column(conn: Connection, table: str, column: Column[Any]) -> None:
+    """``ALTER TABLE ... ADD COLUMN`` for a nullable column, typed for this backend."""
+    if column.name in {c["name"] for c in inspect(conn).get_columns(table)}:
+        return  # the baseline of a fresh database already made it
+    ddl_type = column.type.compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column.name} {ddl_type}"))
+
+
+def _outbox_claims_and_deadlines(conn: Connection) -> None:
+    """Version 2: outbox rows say who holds their claim and when they stop being worth sending.
+
+    Both columns are nullable: existing rows have no claim owner (a leased row simply waits for
+    its lease, as before) and no deadline (they never expire).
+    """
+    _add_column(conn, "outbox", schema.outbox.c.claim_owner)
+    _add_column(conn, "outbox", schema.outbox.c.deadline)
+
+
 MIGRATIONS: list[tuple[int, MigrationStep]] = [
     (1, _baseline),
+    (2, _outbox_claims_and_deadlines),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -19,6 +19,7 @@ class OutboxStatus(StrEnum):
     SENT = "sent"  # delivered; message_id is set
     FAILED = "failed"  # gave up (permanent error or too many attempts)
     CANCELLED = "cancelled"  # not sent because the channel died or the alert was withdrawn
+    EXPIRED = "expired"  # not sent: still pending when its deadline passed (no longer news)
 
 
 class OutboxRow(BaseModel):
@@ -43,6 +44,8 @@ class OutboxRow(BaseModel):
     status: OutboxStatus = OutboxStatus.PENDING
     attempts: int = 0
     next_attempt_at: AwareDatetime
+    claim_owner: int | None = None  # the process key holding the row's claim, if any
+    deadline: AwareDatetime | None = None  # not worth sending after this (None: never expires)
     message_id: int | None = None
     last_error: str | None = None
     created_at: AwareDatetime

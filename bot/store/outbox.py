@@ -1,11 +1,24 @@
 """The outbox: messages to deliver, one row per (change, channel), surviving crashes.
 
-Life of a row: ``pending`` → :meth:`~OutboxQueries.claim_due` leases it (pushes
-``next_attempt_at`` forward by the lease and counts the attempt) → the worker sends it and calls
-:meth:`~OutboxQueries.mark_sent`, :meth:`~OutboxQueries.mark_retry` (still pending, later) or
-:meth:`~OutboxQueries.mark_failed`. A worker that dies mid-send leaves the row pending; it is
-due again when the lease ends. Claims are atomic (a conditional ``UPDATE``), so several workers
+Life of a row: ``pending`` → :meth:`~OutboxQueries.claim_due` leases it (records the claiming
+process's key in ``claim_owner``, pushes ``next_attempt_at`` forward by the lease and counts the
+attempt) → the worker sends it and calls :meth:`~OutboxQueries.mark_sent`,
+:meth:`~OutboxQueries.mark_retry` (still pending, later) or :meth:`~OutboxQueries.mark_failed`,
+each of which clears the claim. Claims are atomic (a conditional ``UPDATE``), so several workers
 or processes never claim the same row twice.
+
+A worker that dies mid-send leaves the row pending and claimed. Its claim is free at once, not
+when the lease ends, because the claim says who holds it:
+
+- on SQLite one process owns the file, so a starting worker takes back every claim
+  (:meth:`~OutboxQueries.release_claims`);
+- on PostgreSQL each delivering process holds a session-level advisory lock on its key
+  (:data:`OWNER_LOCK_CLASS`, key) for as long as it lives (``bot.services.delivery.owner``); a
+  claim whose owner's lock is gone from ``pg_locks`` is claimable at once.
+
+The lease stays as the fallback for an owner that is alive but wedged. A row still pending when
+its ``deadline`` passes is marked ``expired`` (:meth:`~OutboxQueries.expire_overdue`) instead of
+being sent hours late.
 """
 
 from __future__ import annotations
@@ -14,7 +27,20 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Row, delete, func, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from bot.core.changes import ChangeKind
 from bot.store import schema
@@ -24,7 +50,22 @@ from bot.store.models import OutboxRow, OutboxStatus, ShardSpec
 _O = schema.outbox
 
 DEFAULT_LEASE = timedelta(seconds=60)
-_FINISHED = (OutboxStatus.SENT.value, OutboxStatus.FAILED.value, OutboxStatus.CANCELLED.value)
+_FINISHED = (
+    OutboxStatus.SENT.value,
+    OutboxStatus.FAILED.value,
+    OutboxStatus.CANCELLED.value,
+    OutboxStatus.EXPIRED.value,
+)
+# The first key of the two-key advisory locks delivering processes hold on their owner key
+# (the poller lease uses the one-key form, so the two never collide). "SPCW", a signed int4.
+OWNER_LOCK_CLASS = 0x5350_4357
+# The owner keys whose process is alive: the second keys of the granted owner locks of this
+# database (pg_locks shows two-key advisory locks as classid/objid with objsubid 2).
+_LIVE_OWNERS = (
+    "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2"
+    f" AND classid = {OWNER_LOCK_CLASS} AND granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 def dump_kinds(kinds: Iterable[ChangeKind]) -> str:
@@ -51,6 +92,8 @@ def _row(row: Row[Any]) -> OutboxRow:
         status=OutboxStatus(row.status),
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
+        claim_owner=row.claim_owner,
+        deadline=row.deadline,
         message_id=row.message_id,
         last_error=row.last_error,
         created_at=row.created_at,
@@ -71,6 +114,8 @@ def _values(row: OutboxRow) -> dict[str, Any]:
         "status": row.status.value,
         "attempts": row.attempts,
         "next_attempt_at": row.next_attempt_at,
+        "claim_owner": row.claim_owner,
+        "deadline": row.deadline,
         "message_id": row.message_id,
         "last_error": row.last_error,
         "created_at": row.created_at,
@@ -116,26 +161,42 @@ class OutboxQueries(StoreBase):
         shards: ShardSpec | None = None,
         guild_filter: Callable[[int], bool] | None = None,
         lease: timedelta = DEFAULT_LEASE,
+        owner: int | None = None,
+        per_channel: int | None = None,
     ) -> list[OutboxRow]:
         """Lease up to ``limit`` pending rows due at ``now``, oldest due first.
 
         ``shards`` keeps the guilds of this process's shards (computed in SQL);
-        ``guild_filter`` is any further predicate on ``guild_id`` (applied in Python). Each
-        claimed row gets ``attempts + 1`` and ``next_attempt_at = now + lease``: settle it with
-        ``mark_*`` before the lease ends, or it becomes due again (crash recovery).
+        ``guild_filter`` is any further predicate on ``guild_id`` (applied in Python);
+        ``per_channel`` caps the rows of one channel (a channel's rows go out one by one, so a
+        batch must not hold more of them than can be sent within the lease). Each claimed row
+        gets ``attempts + 1``, ``next_attempt_at = now + lease`` and ``claim_owner = owner``:
+        settle it with ``mark_*`` before the lease ends, or it becomes due again. On
+        PostgreSQL a row whose claim owner is no longer alive is due at once (see the module
+        docstring).
         """
         require_aware(now, "now")
         if limit <= 0:
             return []
-        base = select(_O.c.id, _O.c.guild_id).where(
-            _O.c.status == OutboxStatus.PENDING.value, _O.c.next_attempt_at <= now
+        due: ColumnElement[bool] = _O.c.next_attempt_at <= now
+        if self.dialect_name == "postgresql":
+            due = or_(
+                due,
+                and_(
+                    _O.c.claim_owner.is_not(None),
+                    text(f"outbox.claim_owner NOT IN ({_LIVE_OWNERS})"),
+                ),
+            )
+        base = select(_O.c.id, _O.c.guild_id, _O.c.channel_id).where(
+            _O.c.status == OutboxStatus.PENDING.value, due
         )
         if shards is not None:
             base = base.where(_shard_condition(shards))
         base = base.order_by(_O.c.next_attempt_at, _O.c.id)
-        page = limit if guild_filter is None else max(limit * 4, 100)
+        page = limit if guild_filter is None and per_channel is None else max(limit * 4, 100)
         async with self._write() as conn:
             chosen: list[int] = []
+            per: dict[int, int] = {}
             offset = 0
             while len(chosen) < limit:
                 stmt = base.limit(page).offset(offset)
@@ -143,10 +204,14 @@ class OutboxQueries(StoreBase):
                     stmt = stmt.with_for_update(skip_locked=True)
                 candidates = (await conn.execute(stmt)).all()
                 for cand in candidates:
-                    if guild_filter is None or guild_filter(cand.guild_id):
-                        chosen.append(cand.id)
-                        if len(chosen) == limit:
-                            break
+                    if guild_filter is not None and not guild_filter(cand.guild_id):
+                        continue
+                    if per_channel is not None and per.get(cand.channel_id, 0) >= per_channel:
+                        continue
+                    per[cand.channel_id] = per.get(cand.channel_id, 0) + 1
+                    chosen.append(cand.id)
+                    if len(chosen) == limit:
+                        break
                 if len(candidates) < page:
                     break
                 offset += page
@@ -154,22 +219,61 @@ class OutboxQueries(StoreBase):
                 return []
             claim = (
                 update(_O)
-                .where(
-                    _O.c.id.in_(chosen),
-                    _O.c.status == OutboxStatus.PENDING.value,
-                    _O.c.next_attempt_at <= now,
-                )
-                .values(attempts=_O.c.attempts + 1, next_attempt_at=now + lease)
+                .where(_O.c.id.in_(chosen), _O.c.status == OutboxStatus.PENDING.value, due)
+                .values(attempts=_O.c.attempts + 1, next_attempt_at=now + lease, claim_owner=owner)
                 .returning(*_O.c)
             )
             claimed = {row.id: _row(row) for row in await conn.execute(claim)}
         return [claimed[i] for i in chosen if i in claimed]
 
+    async def release_claims(self, now: datetime, *, owner_other_than: int | None = None) -> int:
+        """Make every claimed pending row due at ``now`` and unclaimed; return how many.
+
+        For a starting SQLite process, which owns the file: whoever claimed those rows is gone
+        (a crash), so they go out now instead of when their lease ends. Rows claimed by
+        ``owner_other_than`` (this process's own key) are left alone.
+        """
+        require_aware(now, "now")
+        stmt = update(_O).where(
+            _O.c.status == OutboxStatus.PENDING.value, _O.c.claim_owner.is_not(None)
+        )
+        if owner_other_than is not None:
+            stmt = stmt.where(_O.c.claim_owner != owner_other_than)
+        # The earlier of the two: LEAST on PostgreSQL is min() on SQLite, so spell it as a CASE.
+        at = literal(now, schema.UTCDateTime)  # typed, so SQLite stores it as the column does
+        earlier = case((_O.c.next_attempt_at < at, _O.c.next_attempt_at), else_=at)
+        stmt = stmt.values(claim_owner=None, next_attempt_at=earlier)
+        async with self._write() as conn:
+            result = await conn.execute(stmt)
+        return int(result.rowcount)
+
+    async def expire_overdue(
+        self, now: datetime, *, shards: ShardSpec | None = None
+    ) -> list[OutboxRow]:
+        """Mark pending rows whose deadline has passed ``expired``; return them (for the log).
+
+        A row being sent right now (claimed, lease running) is left to finish its send.
+        """
+        require_aware(now, "now")
+        stmt = update(_O).where(
+            _O.c.status == OutboxStatus.PENDING.value,
+            _O.c.deadline.is_not(None),
+            _O.c.deadline < now,
+            or_(_O.c.claim_owner.is_(None), _O.c.next_attempt_at <= now),
+        )
+        if shards is not None:
+            stmt = stmt.where(_shard_condition(shards))
+        stmt = stmt.values(
+            status=OutboxStatus.EXPIRED.value, claim_owner=None, last_error="past its deadline"
+        ).returning(*_O.c)
+        async with self._write() as conn:
+            return [_row(row) for row in await conn.execute(stmt)]
+
     async def _settle(self, row_id: int, dedup_key: str | None, values: dict[str, Any]) -> bool:
         stmt = (
             update(_O)
             .where(_O.c.id == row_id, _O.c.status == OutboxStatus.PENDING.value)
-            .values(**values)
+            .values(**values, claim_owner=None)
         )
         if dedup_key is not None:
             stmt = stmt.where(_O.c.dedup_key == dedup_key)
@@ -211,7 +315,7 @@ class OutboxQueries(StoreBase):
         stmt = (
             update(_O)
             .where(_O.c.channel_id == channel_id, _O.c.status == OutboxStatus.PENDING.value)
-            .values(status=OutboxStatus.CANCELLED.value, last_error=reason)
+            .values(status=OutboxStatus.CANCELLED.value, last_error=reason, claim_owner=None)
         )
         async with self._write() as conn:
             result = await conn.execute(stmt)

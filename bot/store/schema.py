@@ -145,9 +145,13 @@ outbox = Table(
     Column("kinds", Text, nullable=False),  # comma-separated ChangeKind values, sorted
     Column("payload", Text, nullable=False),  # JSON object
     Column("role_id", BigInteger, nullable=True),
-    Column("status", String(16), nullable=False),  # pending | sent | failed | cancelled
+    Column("status", String(16), nullable=False),  # pending | sent | failed | cancelled | expired
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime, nullable=False),
+    # Who holds the row's claim while it is being sent (a per-start process key; NULL = none).
+    Column("claim_owner", BigInteger, nullable=True),
+    # After this the row is no longer worth sending (NULL = never expires); schema version 2.
+    Column("deadline", UTCDateTime, nullable=True),
     Column("message_id", BigInteger, nullable=True),
     Column("last_error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),

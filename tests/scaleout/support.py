@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import signal
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
+import pytest
 from sqlalchemy.engine import make_url
 
 from tests.e2e.fake_ll2 import load_fixture
@@ -45,3 +53,74 @@ def hot_event(now: datetime) -> dict[str, Any]:
     for video in event["vid_urls"]:
         video["live"] = False
     return event
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Proc:
+    """One harness process (``python -m tests.scaleout.harness``)."""
+
+    shard: int
+    process: asyncio.subprocess.Process
+    log_path: Path
+
+    @property
+    def label(self) -> str:
+        return f"p{self.shard}"
+
+    def logs(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+async def spawn_harness(shard: int, settings: dict[str, str], log_path: Path) -> Proc:
+    """Start a harness process with ``settings`` (SPACECAST_* variables) over short timings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPACECAST_")}
+    env.update(
+        {
+            "SPACECAST_LL2__TIMEOUT_SECONDS": "5",
+            "SPACECAST_DELIVERY__QUIET_PERIOD_MINUTES": "0",
+            "SPACECAST_LOGGING__LEVEL": "INFO",
+            "SPACECAST_POLL_TICK_SECONDS": "1",
+            "SPACECAST_LEADER_RETRY_SECONDS": "2",
+            "SPACECAST_LEADER_HEARTBEAT_SECONDS": "1",
+            "PYTHONPATH": str(ROOT),
+            **settings,
+        }
+    )
+    with log_path.open("ab") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.scaleout.harness",
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=log_file,
+        )  # fmt: skip
+    return Proc(shard, process, log_path)
+
+
+async def wait_ready(proc: Proc) -> None:
+    assert proc.process.stdout is not None
+    async with asyncio.timeout(30):
+        line = await proc.process.stdout.readline()
+    assert line.strip() == b"READY", f"shard {proc.shard} did not start:\n{proc.logs()}"
+
+
+async def stop(proc: Proc) -> None:
+    if proc.process.returncode is None:
+        proc.process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(15):
+                await proc.process.wait()
+        except TimeoutError:
+            proc.process.kill()
+            await proc.process.wait()
+
+
+async def until(predicate: Callable[[], bool], limit: float, what: str) -> float:
+    """Check ``predicate`` every 0.1 s; return the seconds it took to hold."""
+    started = time.monotonic()
+    while True:
+        if predicate():
+            return time.monotonic() - started
+        if time.monotonic() - started > limit:
+            pytest.fail(f"timed out after {limit:.0f}s waiting for {what}")
+        await asyncio.sleep(0.1)

@@ -29,12 +29,8 @@ import asyncio
 import contextlib
 import copy
 import itertools
-import os
-import signal
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,11 +42,18 @@ from bot.core.snapshot import Source
 from bot.services.poller import BASELINE_KEY
 from bot.store import OutboxStatus, Store, open_store, schema, shard_of
 from tests.scaleout.fakes import CountingLL2, MultiTokenDiscord, serve_ll2
-from tests.scaleout.support import fresh_database, hot_event
+from tests.scaleout.support import (
+    Proc,
+    fresh_database,
+    hot_event,
+    spawn_harness,
+    stop,
+    until,
+    wait_ready,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-ROOT = Path(__file__).resolve().parents[2]
 SHARDS = 2
 TOKENS = {0: "scaleout-token-shard-0", 1: "scaleout-token-shard-1"}
 PHASE_TIMEOUT = 40.0
@@ -91,79 +94,21 @@ def _add_update(event: dict[str, Any], update_id: int, comment: str) -> dict[str
     return edited
 
 
-@dataclass
-class Proc:
-    """One harness process."""
-
-    shard: int
-    process: asyncio.subprocess.Process
-    log_path: Path
-
-    @property
-    def label(self) -> str:
-        return f"p{self.shard}"
-
-    def logs(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-
 async def spawn(shard: int, db_url: str, ll2: CountingLL2, discord_url: str, workdir: Path) -> Proc:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPACECAST_")}
-    env.update(
+    return await spawn_harness(
+        shard,
         {
             "SPACECAST_DATABASE__URL": db_url,
             "SPACECAST_LL2__BASE_URL": ll2.base_url(f"p{shard}"),
             "SPACECAST_LL2__REQUESTS_PER_HOUR": str(ll2.request_limit),
-            "SPACECAST_LL2__TIMEOUT_SECONDS": "5",
             "SPACECAST_DISCORD__API_BASE_URL": discord_url,
             "SPACECAST_DISCORD__TOKEN": TOKENS[shard],
             "SPACECAST_DISCORD__SHARD_COUNT": str(SHARDS),
             "SPACECAST_DISCORD__SHARD_IDS": f"[{shard}]",
-            "SPACECAST_DELIVERY__QUIET_PERIOD_MINUTES": "0",
             "SPACECAST_HEALTH__HEARTBEAT_FILE": str(workdir / f"heartbeat-{shard}"),
-            "SPACECAST_LOGGING__LEVEL": "INFO",
-            "SPACECAST_POLL_TICK_SECONDS": "1",
-            "SPACECAST_LEADER_RETRY_SECONDS": "2",
-            "SPACECAST_LEADER_HEARTBEAT_SECONDS": "1",
-            "PYTHONPATH": str(ROOT),
-        }
+        },
+        workdir / f"shard-{shard}.log",
     )
-    log_path = workdir / f"shard-{shard}.log"
-    with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.scaleout.harness",
-            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=log_file,
-        )  # fmt: skip
-    return Proc(shard, process, log_path)
-
-
-async def wait_ready(proc: Proc) -> None:
-    assert proc.process.stdout is not None
-    async with asyncio.timeout(30):
-        line = await proc.process.stdout.readline()
-    assert line.strip() == b"READY", f"shard {proc.shard} did not start:\n{proc.logs()}"
-
-
-async def stop(proc: Proc) -> None:
-    if proc.process.returncode is None:
-        proc.process.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(15):
-                await proc.process.wait()
-        except TimeoutError:
-            proc.process.kill()
-            await proc.process.wait()
-
-
-async def until(predicate: Callable[[], bool], limit: float, what: str) -> float:
-    """Check ``predicate`` every 0.1 s; return the seconds it took to hold."""
-    started = time.monotonic()
-    while True:
-        if predicate():
-            return time.monotonic() - started
-        if time.monotonic() - started > limit:
-            pytest.fail(f"timed out after {limit:.0f}s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def baseline_done(store: Store) -> bool:

@@ -84,7 +84,7 @@ async def test_pending_steps_run_in_order_on_an_old_database(db_target: DbTarget
     def step(version: int) -> MigrationStep:
         def run(conn: Connection) -> None:
             ran.append(version)
-            if version == 2:
+            if version == LATEST_VERSION + 1:
                 table.create(conn)
             else:
                 conn.execute(insert(table).values(id=version))
@@ -93,15 +93,16 @@ async def test_pending_steps_run_in_order_on_an_old_database(db_target: DbTarget
 
     engine = db_target.engine()
     try:
-        await migrate(engine)  # at version 1
-        upgraded = [*MIGRATIONS, (2, step(2)), (3, step(3))]
-        assert await migrate(engine, upgraded) == 3
-        assert ran == [2, 3]
-        assert await migrate(engine, upgraded) == 3
-        assert ran == [2, 3]
+        await migrate(engine)  # at the latest version
+        one, two = LATEST_VERSION + 1, LATEST_VERSION + 2
+        upgraded = [*MIGRATIONS, (one, step(one)), (two, step(two))]
+        assert await migrate(engine, upgraded) == two
+        assert ran == [one, two]
+        assert await migrate(engine, upgraded) == two
+        assert ran == [one, two]
         async with engine.connect() as conn:
-            assert await conn.run_sync(current_version) == 3
-            assert (await conn.execute(text("SELECT id FROM migration_probe"))).scalar() == 3
+            assert await conn.run_sync(current_version) == two
+            assert (await conn.execute(text("SELECT id FROM migration_probe"))).scalar() == two
     finally:
         await engine.dispose()
 
@@ -119,9 +120,9 @@ async def test_failed_step_rolls_back_everything(db_target: DbTarget) -> None:
     try:
         await migrate(engine)
         with pytest.raises(RuntimeError, match="boom"):
-            await migrate(engine, [*MIGRATIONS, (2, broken)])
+            await migrate(engine, [*MIGRATIONS, (LATEST_VERSION + 1, broken)])
         assert "half_done" not in await _tables(engine)
-        assert await _version_rows(engine) == [1]
+        assert await _version_rows(engine) == [LATEST_VERSION]
     finally:
         await engine.dispose()
 
@@ -147,5 +148,47 @@ async def test_sqlite_pragmas_on_every_connection(tmp_path: Path) -> None:
                 assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
                 assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
                 assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 5000
+    finally:
+        await engine.dispose()
+
+
+async def _columns(engine: AsyncEngine, table: str) -> dict[str, str]:
+    def read(conn: Connection) -> dict[str, str]:
+        return {c["name"]: str(c["type"]) for c in inspect(conn).get_columns(table)}
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(read)
+
+
+async def test_version_1_outbox_upgrades_to_claims_and_deadlines(db_target: DbTarget) -> None:
+    """A version-1 database gains claim_owner and deadline, keeps its rows, matches a fresh one."""
+    engine = db_target.engine()
+    try:
+        await migrate(engine)
+        fresh = await _columns(engine, "outbox")
+        # Make it the version-1 shape: the outbox as it was before schema version 2.
+        async with engine.begin() as conn:
+            for column in ("claim_owner", "deadline"):
+                await conn.execute(text(f"ALTER TABLE outbox DROP COLUMN {column}"))
+            await conn.execute(text("UPDATE schema_version SET version = 1"))
+            await conn.execute(
+                text(
+                    "INSERT INTO outbox (dedup_key, guild_id, channel_id, item_ref, kinds,"
+                    " payload, status, attempts, next_attempt_at, created_at) VALUES"
+                    " ('old-row', 1, 2, 'event:1', 'webcast_live', '{}', 'pending', 0,"
+                    " '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+        assert "claim_owner" not in await _columns(engine, "outbox")
+
+        assert await migrate(engine) == LATEST_VERSION
+        assert await _columns(engine, "outbox") == fresh
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text("SELECT dedup_key, claim_owner, deadline, status FROM outbox")
+                )
+            ).one()
+        assert tuple(row) == ("old-row", None, None, "pending")
     finally:
         await engine.dispose()

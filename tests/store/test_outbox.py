@@ -125,6 +125,7 @@ async def test_cancel_channel_cancels_only_that_channels_pending_rows(store: Sto
         OutboxStatus.SENT: 1,
         OutboxStatus.FAILED: 0,
         OutboxStatus.CANCELLED: 1,
+        OutboxStatus.EXPIRED: 0,
     }
 
 

@@ -20,11 +20,12 @@ merging such a change into a held row makes the row due at once too.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.changes import Change, ChangeKind
+from bot.core.deadlines import deadline_for
 from bot.core.render import CONTENT_MAX, MessageData, render_message, truncate
 from bot.core.routing import Delivery, coalesce_date_slip, nonce_for
 from bot.store import OutboxRow, Store
@@ -70,28 +71,42 @@ def delivery_payload(delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def delivery_to_row(delivery: Delivery, now: datetime, hold: timedelta = timedelta(0)) -> OutboxRow:
-    """One pending outbox row for ``delivery`` (see :func:`due_at` for ``hold``)."""
+def delivery_to_row(
+    delivery: Delivery,
+    now: datetime,
+    hold: timedelta = timedelta(0),
+    deadlines: Mapping[ChangeKind, int] | None = None,
+) -> OutboxRow:
+    """One pending outbox row for ``delivery`` (see :func:`due_at` for ``hold``).
+
+    ``deadlines`` (minutes per kind, see :func:`~bot.core.deadlines.deadline_for`) sets when
+    the row stops being worth sending; without it the row never expires.
+    """
+    kinds = frozenset(c.kind for c in delivery.changes)
     return OutboxRow(
         dedup_key=delivery.dedup_key,
         guild_id=delivery.guild_id,
         channel_id=delivery.channel_id,
         subscription_id=delivery.subscription_id,
         item_ref=delivery.item_ref,
-        kinds=frozenset(c.kind for c in delivery.changes),
+        kinds=kinds,
         payload=delivery_payload(delivery),
         # The column holds one role (for queries and logs); the payload holds them all.
         role_id=delivery.role_ids[0] if delivery.role_ids else None,
         next_attempt_at=due_at(delivery, now, hold),
+        deadline=None if deadlines is None else deadline_for(kinds, now, deadlines),
         created_at=now,
     )
 
 
 def deliveries_to_rows(
-    deliveries: Iterable[Delivery], now: datetime, hold: timedelta = timedelta(0)
+    deliveries: Iterable[Delivery],
+    now: datetime,
+    hold: timedelta = timedelta(0),
+    deadlines: Mapping[ChangeKind, int] | None = None,
 ) -> list[OutboxRow]:
     """Outbox rows for ``deliveries``, in order (``hold`` delays date-only rows)."""
-    return [delivery_to_row(d, now, hold) for d in deliveries]
+    return [delivery_to_row(d, now, hold, deadlines) for d in deliveries]
 
 
 def row_to_delivery(row: OutboxRow) -> Delivery:
@@ -141,7 +156,11 @@ def render_delivery(delivery: Delivery, now: datetime) -> list[MessageData]:
 
 
 async def enqueue_deliveries(
-    tx: Store, deliveries: Sequence[Delivery], now: datetime, quiet_period: timedelta
+    tx: Store,
+    deliveries: Sequence[Delivery],
+    now: datetime,
+    quiet_period: timedelta,
+    deadlines: Mapping[ChangeKind, int] | None = None,
 ) -> int:
     """Write one poll's deliveries to the outbox, merging date slips into held rows.
 
@@ -155,7 +174,8 @@ async def enqueue_deliveries(
       holds anything but date changes);
     - not mergeable, or the merged key already exists: the delivery gets a row of its own.
 
-    Everything else is enqueued as is; replayed deliveries (same dedup key) are ignored.
+    Everything else is enqueued as is, with its deadline from ``deadlines`` (a merged row keeps
+    the deadline of the row it merged into); replayed deliveries (same dedup key) are ignored.
     Returns how many deliveries were written: new rows plus merges into held rows.
     """
     fresh: list[Delivery] = []
@@ -168,7 +188,7 @@ async def enqueue_deliveries(
             withdrawn += 1
         else:
             fresh.append(delivery)
-    enqueued = await tx.enqueue(deliveries_to_rows(fresh, now, quiet_period))
+    enqueued = await tx.enqueue(deliveries_to_rows(fresh, now, quiet_period, deadlines))
     if coalesced or withdrawn:
         log.info(
             "date slips coalesced",

@@ -50,6 +50,7 @@ class DeliveryReport:
     failed: int = 0
     cancelled: int = 0  # pending rows of channels found dead
     disabled_channels: tuple[int, ...] = ()
+    expired: int = 0  # pending rows past their deadline, marked expired instead of sent
 
 
 class Outcome(Enum):
@@ -70,11 +71,18 @@ class Tally:
     failed: int = 0
     cancelled: int = 0
     disabled: list[int] = field(default_factory=list)
+    expired: int = 0
 
     def report(self) -> DeliveryReport:
         """The counts as an immutable report."""
         return DeliveryReport(
-            self.claimed, self.sent, self.retried, self.failed, self.cancelled, tuple(self.disabled)
+            self.claimed,
+            self.sent,
+            self.retried,
+            self.failed,
+            self.cancelled,
+            tuple(self.disabled),
+            self.expired,
         )
 
 

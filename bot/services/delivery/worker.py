@@ -49,6 +49,7 @@ from bot.discord_ui.sender import (
     TransientSendError,
 )
 from bot.services import metrics
+from bot.services.delivery.owner import ClaimOwner
 from bot.services.delivery.rows import PayloadError
 from bot.services.delivery.sending import RowSender
 from bot.services.delivery.settle import (
@@ -60,6 +61,7 @@ from bot.services.delivery.settle import (
     Tally,
     backoff_delay,
 )
+from bot.services.outage import Outage, is_database_error
 from bot.store import OutboxRow, ShardSpec, Store
 from bot.store.outbox import DEFAULT_LEASE
 
@@ -93,6 +95,8 @@ class DeliveryWorker:
         backoff_base: float = BACKOFF_BASE_SECONDS,
         backoff_cap: float = BACKOFF_CAP_SECONDS,
         rng: random.Random | None = None,
+        owner: ClaimOwner | None = None,
+        outage: Outage | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -102,6 +106,13 @@ class DeliveryWorker:
         # outlives the batch even when a channel holds several of them.
         self._batch_size = batch_size or max(32, settings.concurrency * 8)
         self._lease = lease
+        # A channel's rows go out one after another, and Discord lets one channel post about 5
+        # messages per 5 s (its per-route bucket), so a batch takes at most as many of one
+        # channel's rows as go out in a quarter of the lease: the claims never outlive it.
+        self._per_channel = max(1, int(lease.total_seconds() / 4))
+        self._owner = owner
+        self._owner_started = False
+        self._outage = outage if outage is not None else Outage()
         self._sending = RowSender(
             sender, concurrency=settings.concurrency, rate_per_second=rate_per_second, now=now
         )
@@ -134,11 +145,31 @@ class DeliveryWorker:
             if self._stopping:
                 return DeliveryReport()
             at = now if now is not None else self._now()
+            owner = await self._owner_key(at)
+            expired = await self._store.expire_overdue(at, shards=self._shards)
+            for row in expired:
+                log.warning(
+                    "delivery expired: still pending past its deadline, not sent",
+                    extra={
+                        "outbox_id": row.id,
+                        "item_ref": row.item_ref,
+                        "channel_id": row.channel_id,
+                        "kinds": ",".join(sorted(row.kinds)),
+                        "deadline": row.deadline.isoformat() if row.deadline else None,
+                    },
+                )
             rows = await self._store.claim_due(
-                at, self._batch_size, shards=self._shards, lease=self._lease
+                at,
+                self._batch_size,
+                shards=self._shards,
+                lease=self._lease,
+                owner=owner,
+                per_channel=self._per_channel,
             )
-            tally = Tally(claimed=len(rows))
+            tally = Tally(claimed=len(rows), expired=len(expired))
             if not rows:
+                if expired:
+                    metrics.record_delivery(tally.report())
                 return tally.report()
             if self._stopping:  # stop() arrived during the claim: hand the rows back
                 await self._settle.release(rows, at, _STOPPING, tally)
@@ -184,15 +215,21 @@ class DeliveryWorker:
                 self._wake.clear()  # before the batch, so a notify() during it is not lost
                 try:
                     report = await self.run_once()
-                except Exception:
-                    log.exception("delivery batch failed")
+                except Exception as exc:
+                    if is_database_error(exc):
+                        self._outage.failed("delivery", exc)
+                    else:
+                        log.exception("delivery batch failed")
                     report = None
+                else:
+                    self._outage.succeeded()
                 if self._stopping:
                     break
                 if report is not None and report.claimed >= self._batch_size:
                     continue
+                wait = self._outage.backoff_seconds() if report is None else self._idle_seconds
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._idle_seconds)
+                    await asyncio.wait_for(self._wake.wait(), wait or self._idle_seconds)
         finally:
             self._loop_done.set()
 
@@ -256,6 +293,23 @@ class DeliveryWorker:
             log.exception("delivery crashed", extra=ctx)
             return await self._settle.failed(row, f"internal error: {exc!r}", tally, ctx)
         return await self._settle.sent(row, message_id, tally, ctx), None
+
+    async def _owner_key(self, at: datetime) -> int | None:
+        # The first batch registers the owner (and, on SQLite, takes back a crashed start's
+        # claims); later ones re-register if the registration was lost. Raises while the
+        # database is unreachable, so nothing is claimed under a dead identity.
+        if self._owner is None:
+            return None
+        if not self._owner_started:
+            await self._owner.start(at)
+            self._owner_started = True
+        return await self._owner.ensure()
+
+    async def close_owner(self) -> None:
+        """Give up the claim owner's registration (after :meth:`stop`)."""
+        if self._owner is not None and self._owner_started:
+            with contextlib.suppress(Exception):
+                await self._owner.close()
 
     def backoff(self, attempts: int) -> timedelta:
         """How long to wait after the ``attempts``-th attempt (see :func:`backoff_delay`)."""
