@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
 
 from bot.core.changes import Change, ChangeKind
 from bot.core.render.fit import enforce_limits, truncate
@@ -21,7 +20,6 @@ from bot.core.render.when import Grain, classify, discord_time, shift_words, whe
 from bot.core.snapshot import Snapshot, Source, UpdateRef, WebcastRef, best_webcasts
 
 # A human-browsable LL2 page for items without an info URL (the API's HTML view).
-LL2_ITEM_URL = "https://ll.thespacedevs.com/2.3.0/{collection}/{id}/"
 ATTRIBUTION = "Data: Launch Library 2 (The Space Devs)"
 
 # Budgets for LL2 text inside our markup: small enough that a few changes to one item fit in
@@ -78,13 +76,13 @@ def style_for(change: Change) -> Style:
     return style
 
 
-def item_page(item: Snapshot) -> str:
-    """The item's info URL, else its LL2 page."""
-    info = safe_url(item.display.info_url)
-    if info is not None:
-        return info
-    collection = "events" if item.source is Source.EVENT else "launches"
-    return LL2_ITEM_URL.format(collection=collection, id=quote(item.id, safe=""))
+def item_page(item: Snapshot) -> str | None:
+    """A page a person can read about the item: its info URL, else a webcast page, else None.
+
+    LL2's own item URL is an API answer (JSON), not a page for readers, so an item with neither
+    links nowhere rather than there.
+    """
+    return safe_url(item.display.info_url) or watch_url(item)
 
 
 def watch_url(
@@ -332,6 +330,15 @@ def upcoming_line(item: Snapshot) -> str:
     return f"{line}\n{' · '.join(details)}" if details else line
 
 
+def _with_links(line: str, item: Snapshot) -> str:
+    # "details" for an info page, "watch" when a webcast page is all there is, else no link.
+    info = safe_url(item.display.info_url)
+    if info is not None:
+        return f"{line}\n{link('details', info)}"
+    watch = watch_url(item)
+    return line if watch is None else f"{line}\n{link('watch', watch)}"
+
+
 def render_upcoming(snapshots: Sequence[Snapshot], now: datetime, title: str) -> EmbedData:
     """The ``/next`` list: one field per item, in the order given, as many as fit."""
     del now  # relative times are Discord markup, rendered by the reader's client
@@ -341,7 +348,7 @@ def render_upcoming(snapshots: Sequence[Snapshot], now: datetime, title: str) ->
     for index, item in enumerate(snapshots, start=1):
         candidate = EmbedField(
             f"{index}. {item_name(item.name, 150)}",
-            f"{upcoming_line(item)}\n{link('details', item_page(item))}",
+            _with_links(upcoming_line(item), item),
             False,
         )
         size = len(candidate.name) + len(candidate.value)

@@ -123,7 +123,7 @@ def coarse_words(value: datetime, precision: Precision) -> str | None:
     if grain is Grain.WEEK:
         return f"NET week of {_day(day)} (UTC)"
     if grain is Grain.MONTH:
-        return f"NET {day:%B %Y} (month precision)"
+        return f"NET {day:%B} {_year(day)} (month precision)"
     if grain is Grain.QUARTER:
         return f"NET Q{precision.part or (day.month - 1) // 3 + 1} {day.year}"
     if grain is Grain.HALF:
@@ -144,8 +144,13 @@ def _safe_name(name: str | None) -> str:
     return " ".join(kept.split())[:40].lower() or "unknown"
 
 
+def _year(value: datetime) -> str:
+    # strftime's %Y does not zero-pad years before 1000 on every platform ("1-01-01").
+    return f"{value.year:04d}"
+
+
 def _day(value: datetime) -> str:
-    return f"{value:%a} {value.day} {value:%B %Y}"
+    return f"{value:%a} {value.day} {value:%B} {_year(value)}"
 
 
 def when_discord(
@@ -178,7 +183,8 @@ def when_plain(
     if words is not None:
         return words
     utc = value.astimezone(UTC)
-    stamp = f"{utc:%Y-%m-%d %H:%M:%S}" if utc.second else f"{utc:%Y-%m-%d %H:%M}"
+    clock = f"{utc:%H:%M:%S}" if utc.second else f"{utc:%H:%M}"
+    stamp = f"{_year(utc)}-{utc:%m-%d} {clock}"
     suffix = ", to the hour" if precision.grain is Grain.HOUR else ""
     return f"{stamp} UTC ({relative(value - now)}{suffix})"
 

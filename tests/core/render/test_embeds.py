@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -84,7 +85,20 @@ def test_date_changed_shows_old_and_new_with_the_shift() -> None:
         "Moved **30m later**."
     )
     assert "When" not in [f.name for f in embed.fields]
-    assert embed.url == "https://ll.thespacedevs.com/2.3.0/events/1201/"
+    # Event 1201 has no info URL: the title links its best webcast page, not LL2's API JSON.
+    assert embed.url == "https://www.youtube.com/watch?v=7eCWkePf9sk"
+
+
+def test_an_item_without_any_readable_page_links_nowhere() -> None:
+    """No info URL and no webcast: the title has no link (never LL2's API URL)."""
+    item = synthetic_launch()
+    bare = item.model_copy(
+        update={"display": dataclasses.replace(item.display, info_url=None), "webcasts": ()}
+    )
+    embed = render_change(make_change(ChangeKind.STATUS_CHANGED, bare), NOW)
+    assert embed.url is None
+    listing = render_upcoming([bare], NOW, "Next")
+    assert "thespacedevs.com/2.3.0" not in str(listing.to_dict())
 
 
 def test_date_changed_from_month_to_minute_precision_uses_words_for_the_old_date() -> None:
@@ -154,10 +168,10 @@ def test_new_event_introduces_the_item_with_its_webcasts() -> None:
     assert field(embed, "Webcasts").count("\n") == 2
 
 
-def test_items_without_info_url_link_to_their_ll2_page() -> None:
-    """The title links to LL2 when LL2 has no info URL for the item."""
+def test_items_without_info_url_link_to_a_webcast_page() -> None:
+    """No info URL: the title links the best webcast page (LL2's item URL is API JSON)."""
     embed = render_change(make_change(ChangeKind.NEW_ITEM, event_1201()), NOW)
-    assert embed.url == "https://ll.thespacedevs.com/2.3.0/events/1201/"
+    assert embed.url == "https://www.youtube.com/watch?v=7eCWkePf9sk"
 
 
 def test_unsafe_urls_are_never_linked() -> None:
@@ -180,7 +194,7 @@ def test_unsafe_urls_are_never_linked() -> None:
     assert "data:" not in text
     assert "@everyone" not in text
     assert embed.thumbnail_url is None
-    assert embed.url == "https://ll.thespacedevs.com/2.3.0/events/1201/"
+    assert embed.url is None  # no safe page to link: no link at all
 
 
 def test_markdown_in_ll2_text_is_escaped_but_bare_urls_stay_intact() -> None:
@@ -273,11 +287,11 @@ def test_upcoming_lists_one_field_per_item_with_precision_words() -> None:
     ]
     assert listing.fields[0].value == (
         f"<t:{DOCKING}:F> (<t:{DOCKING}:R>)\nDocking\n"
-        "[details](https://ll.thespacedevs.com/2.3.0/events/1201/)"
+        "[watch](https://www.youtube.com/watch?v=7eCWkePf9sk)"
     )
     assert listing.fields[1].value == (
         "NET Q3 2026\n⚪ To Be Determined · SpaceX\n"
-        "[details](https://ll.thespacedevs.com/2.3.0/launches/4f8e2b6d-1c3a-4e7b-9d25-6a0c8b3f5e91/)"
+        "[watch](https://x.com/i/broadcasts/1abcdefghijkl)"
     )
     assert listing.description is None
 

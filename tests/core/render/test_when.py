@@ -9,6 +9,7 @@ import pytest
 from bot.core.render.when import (
     Grain,
     classify,
+    coarse_words,
     duration,
     relative,
     shift_words,
@@ -156,3 +157,10 @@ def test_relative_and_shift_words() -> None:
     assert shift_words(PRECISE, PRECISE + timedelta(minutes=30)) == "30m later"
     assert shift_words(PRECISE, PRECISE - timedelta(days=1)) == "1d earlier"
     assert shift_words(PRECISE, PRECISE) == "same time"
+
+
+def test_year_one_is_printed_with_four_digits() -> None:
+    """Year 1 is 0001-01-01, not 1-01-01 (strftime does not pad it everywhere)."""
+    first = datetime(1, 1, 1, 0, 0, tzinfo=UTC)
+    assert when_plain(first, first).startswith("0001-01-01 00:00 UTC")
+    assert coarse_words(first, classify(7, "Month")) == "NET January 0001 (month precision)"
