@@ -228,6 +228,26 @@ async def test_invalid_item_is_skipped_and_logged(
     assert record.__dict__["ll2_reason"].startswith("date:")
 
 
+@pytest.mark.parametrize(
+    ("field", "value"), [("date", 5), ("webcast_live", "yes")], ids=["date=5", "webcast_live=yes"]
+)
+async def test_wrong_json_type_skips_the_item(
+    make_client: Callable[..., Harness], caplog: pytest.LogCaptureFixture, field: str, value: Any
+) -> None:
+    """A value of the wrong JSON type skips that item with one log line naming the field."""
+    h = make_client()
+    items = [synthetic_event(1), synthetic_event(2, **{field: value})]
+    h.server.route("events/upcoming/", Reply({"count": 2, "next": None, "results": items}))
+    caplog.set_level(logging.INFO, logger="bot.ll2")
+
+    result = await h.client.upcoming_events()
+
+    assert [e.id for e in result.items] == [1]
+    assert [(i, r.split(":")[0]) for i, r in result.skipped] == [("2", field)]
+    (record,) = records(caplog, "ll2 item skipped")
+    assert record.__dict__["ll2_reason"].startswith(f"{field}:")
+
+
 async def test_item_without_id_is_skipped_as_unknown(make_client: Callable[..., Harness]) -> None:
     """An item we cannot even identify is reported with id ``?``."""
     h = make_client()
