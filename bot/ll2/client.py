@@ -8,6 +8,7 @@ that fails after its first page returns what it has with ``complete=False``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
@@ -39,6 +40,12 @@ EVENT_MODE = "normal"  # list mode lacks updates and last_updated
 LAUNCH_MODE = "detailed"  # updates and vid_urls only exist in detailed mode
 
 M = TypeVar("M", bound=BaseModel)
+# Headers that describe the wire form of a body, not the decoded bytes a read response holds.
+_WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+class _Failed(Exception):
+    """One attempt got no complete answer (transport error, deadline, oversized body)."""
 
 
 @dataclass
@@ -180,9 +187,9 @@ class LL2Client:
         """The server's view of our budget from ``/api-throttle/`` (not counted, not retried)."""
         url = self._url("api-throttle/")
         try:
-            response = await self._http.get(url, headers=self._headers, timeout=self._timeout)
-        except httpx.RequestError as exc:
-            reason = self._transport_reason(exc)
+            response = await self._send(url, None)
+        except _Failed as exc:
+            reason = str(exc)
             log.warning("ll2 throttle check failed", extra={"ll2_url": url, "ll2_reason": reason})
             raise LL2Unavailable(reason, url=url, attempts=1) from exc
         data = self._json(response, url)
@@ -296,11 +303,9 @@ class LL2Client:
             tally.requests += 1
             started = time.monotonic()
             try:
-                response = await self._http.get(
-                    url, params=params, headers=self._headers, timeout=self._timeout
-                )
-            except httpx.RequestError as exc:
-                failure = self._transport_reason(exc)
+                response = await self._send(url, params)
+            except _Failed as exc:
+                failure = str(exc)
             else:
                 log.info(
                     "ll2 request",
@@ -337,6 +342,48 @@ class LL2Client:
             )
             await self._clock.sleep(delay)
             attempt += 1
+
+    async def _send(self, url: str, params: dict[str, str | int] | None) -> httpx.Response:
+        """One GET, read whole within the request deadline and the body cap; else :class:`_Failed`.
+
+        httpx's timeout bounds each read, so a server trickling a byte at a time would hold us
+        indefinitely; the deadline bounds the whole exchange. The body is streamed so that an
+        oversized one is dropped at the cap instead of being held in memory.
+        """
+        deadline = self._settings.request_deadline_seconds
+        try:
+            async with (
+                asyncio.timeout(deadline),
+                self._http.stream(
+                    "GET", url, params=params, headers=self._headers, timeout=self._timeout
+                ) as streamed,
+            ):
+                body = await self._read_capped(streamed)
+        except TimeoutError as exc:
+            raise _Failed(f"deadline of {deadline:g} s exceeded") from exc
+        except httpx.RequestError as exc:
+            raise _Failed(self._transport_reason(exc)) from exc
+        # A plain response holding the decoded body, so .json() and .text work as usual.
+        headers = [
+            (k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _WIRE_HEADERS
+        ]
+        return httpx.Response(
+            streamed.status_code, headers=headers, content=body, request=streamed.request
+        )
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        cap = self._settings.max_body_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise _Failed(f"body of {declared} bytes exceeds the {cap} byte cap")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():  # decoded: a compressed bomb is caught too
+            size += len(chunk)
+            if size > cap:
+                raise _Failed(f"body exceeds the {cap} byte cap")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _backoff(self, attempt: int) -> float:
         # Equal jitter: at least half the exponential step, so retries never bunch up at zero.

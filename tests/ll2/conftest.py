@@ -60,13 +60,16 @@ class FakeClock:
 
 @dataclass
 class Reply:
-    """One canned answer: JSON (default), or a raw body; optional headers and a delay."""
+    """One canned answer: JSON (default), a raw body, or a chunked body streamed in parts
+    (``stream_delay`` seconds before each); optional headers and a delay."""
 
     json: Any = None
     status: int = 200
     body: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    stream: list[bytes] | None = None
+    stream_delay: float = 0.0
 
 
 Responder = Reply | Callable[[web.Request], Reply]
@@ -89,6 +92,7 @@ class FakeLL2:
     def __init__(self) -> None:
         self.routes: dict[str, list[Responder]] = {}
         self.seen: list[Seen] = []
+        self.streamed_bytes = 0  # bytes of streamed bodies written before the client hung up
         self.base_url = ""
         self.clock: FakeClock | None = None
         self.route("api-throttle/", Reply(load_fixture("api-throttle.json")))
@@ -133,6 +137,8 @@ class FakeLL2:
         reply = responder(request) if callable(responder) else responder
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.stream is not None:
+            return await self._stream(request, reply, reply.stream)
         if reply.body is not None:
             return web.Response(
                 status=reply.status,
@@ -141,6 +147,24 @@ class FakeLL2:
                 content_type="text/html",
             )
         return web.json_response(reply.json, status=reply.status, headers=reply.headers)
+
+    async def _stream(
+        self, request: web.Request, reply: Reply, parts: list[bytes]
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(status=reply.status, headers=reply.headers)
+        response.content_type = "application/json"
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            for part in parts:
+                if reply.stream_delay:
+                    await asyncio.sleep(reply.stream_delay)
+                await response.write(part)
+                self.streamed_bytes += len(part)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client hung up, as it should when it gives up on a body
+        return response
 
 
 @pytest.fixture
@@ -195,6 +219,8 @@ def make_client(
         limit: int = 1000,
         max_retries: int = 2,
         timeout: float = 5.0,
+        deadline: float = 60.0,
+        max_body: int = 8 * 1024 * 1024,
         overlap: int = 120,
         base_url: str | None = None,
         **client_kwargs: Any,
@@ -204,6 +230,8 @@ def make_client(
             api_key=SecretStr(api_key) if api_key else None,
             requests_per_hour=limit,
             timeout_seconds=timeout,
+            request_deadline_seconds=deadline,
+            max_body_bytes=max_body,
             max_retries=max_retries,
             updated_overlap_seconds=overlap,
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -18,6 +20,7 @@ from bot.ll2 import (
 from tests.ll2.conftest import Harness, Reply, load_fixture, synthetic_event
 
 OK_PAGE = Reply({"count": 1, "next": None, "previous": None, "results": [synthetic_event(7)]})
+MIB = 1024 * 1024
 THROTTLED_DETAIL = {"detail": "Request was throttled. Expected available in 45 seconds."}
 
 
@@ -156,6 +159,85 @@ async def test_timeout_exhaustion(make_client: Callable[..., Harness]) -> None:
         await h.client.upcoming_events()
 
     assert caught.value.attempts == 2
+
+
+def page_bytes(*event_ids: int) -> bytes:
+    """A complete one-page answer holding these synthetic events, as the wire carries it."""
+    results = [synthetic_event(i) for i in event_ids]
+    return json.dumps({"count": len(results), "next": None, "results": results}).encode()
+
+
+async def test_trickling_body_hits_the_request_deadline_then_retries(
+    make_client: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A byte every 0.1 s never trips the per-read timeout; the request deadline ends the
+    attempt, which is retried like a timeout."""
+    h = make_client(timeout=5.0, deadline=1.0)
+    # 4 s of leading whitespace (valid JSON) before a valid page: only a deadline cuts it short.
+    trickle = Reply(stream=[b" "] * 40 + [page_bytes(8)], stream_delay=0.1)
+    h.server.route("events/upcoming/", trickle, OK_PAGE)
+    caplog.set_level(logging.INFO, logger="bot.ll2")
+
+    started = time.monotonic()
+    result = await h.client.upcoming_events()
+
+    assert time.monotonic() - started < 3.0
+    assert [e.id for e in result.items] == [7]
+    assert result.requests == 2
+    (retry,) = records(caplog, "ll2 retry")
+    assert "deadline" in retry.__dict__["ll2_reason"]
+
+
+async def test_deadline_on_every_attempt_is_unavailable(
+    make_client: Callable[..., Harness],
+) -> None:
+    """A server that trickles on every attempt ends in LL2Unavailable naming the deadline."""
+    h = make_client(timeout=5.0, deadline=0.3, max_retries=1)
+    h.server.route("events/upcoming/", Reply(stream=[b" "] * 100, stream_delay=0.05))
+
+    with pytest.raises(LL2Unavailable, match="deadline") as caught:
+        await h.client.upcoming_events()
+
+    assert caught.value.attempts == 2
+
+
+@pytest.mark.parametrize("framing", ["chunked", "content-length"])
+async def test_oversized_body_fails_the_attempt_then_retries(
+    make_client: Callable[..., Harness], framing: str
+) -> None:
+    """A body over ``max_body_bytes`` is a failed attempt, retried like a timeout."""
+    h = make_client(max_body=MIB)
+    huge = b" " * (2 * MIB) + page_bytes(8)
+    oversized = Reply(stream=[huge]) if framing == "chunked" else Reply(body=huge.decode())
+    h.server.route("events/upcoming/", oversized, OK_PAGE)
+
+    result = await h.client.upcoming_events()
+
+    assert [e.id for e in result.items] == [7]
+    assert result.requests == 2
+
+
+async def test_endless_body_is_dropped_at_the_cap(make_client: Callable[..., Harness]) -> None:
+    """A body that never ends is abandoned at the cap, not read into memory."""
+    h = make_client(max_body=MIB, max_retries=0)
+    endless = [b"x" * 65536] * 4096  # 256 MiB, without a Content-Length
+    h.server.route("events/upcoming/", Reply(stream=endless))
+
+    with pytest.raises(LL2Unavailable, match="cap"):
+        await h.client.upcoming_events()
+
+    # Loopback socket buffers hold a few MiB; the client stopped long before the end.
+    assert h.server.streamed_bytes < 64 * MIB
+
+
+async def test_throttle_check_obeys_the_deadline(make_client: Callable[..., Harness]) -> None:
+    """A trickling /api-throttle/ cannot stall start-up: the check fails within the deadline."""
+    h = make_client(timeout=5.0, deadline=0.5)
+    h.server.route("api-throttle/", Reply(stream=[b" "] * 100, stream_delay=0.05))
+
+    started = time.monotonic()
+    assert await h.client.start() is None
+    assert time.monotonic() - started < 2.0
 
 
 async def test_connection_refused_is_unavailable(make_client: Callable[..., Harness]) -> None:
