@@ -404,7 +404,8 @@ class LL2Client:
             wait = float(info.next_use_secs)
         if wait is None:
             wait = DEFAULT_THROTTLE_WAIT
-        self._budget.block_until(now + timedelta(seconds=wait))
+        # Persisted: a restart, or another process on the same store, must honour it too.
+        await self._budget.record_block(now + timedelta(seconds=wait))
         effective = (self._budget.next_slot(now) - now).total_seconds()
         log.warning("ll2 throttled", extra={"ll2_url": url, "ll2_wait": round(effective, 3)})
         return effective

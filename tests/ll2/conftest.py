@@ -1,4 +1,5 @@
-"""A fake clock and a real loopback LL2 server (aiohttp) that serves recorded JSON."""
+"""A fake clock and a real loopback LL2 server (aiohttp) that serves recorded JSON; real
+databases (SQLite, PostgreSQL) for the budget's persistence."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bot.config import LL2Settings
-from bot.ll2 import InMemorySendLog, LL2Client, RequestBudget
+from bot.ll2 import InMemorySendLog, LL2Client, RequestBudget, SendLog
+from tests.store.dbutil import db_backend, db_target, store
+
+__all__ = ["db_backend", "db_target", "store"]
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 START = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
@@ -202,7 +206,7 @@ class Harness:
 
     client: LL2Client
     budget: RequestBudget
-    send_log: InMemorySendLog
+    send_log: SendLog
     server: FakeLL2
     clock: FakeClock
 
@@ -223,6 +227,7 @@ def make_client(
         max_body: int = 8 * 1024 * 1024,
         overlap: int = 120,
         base_url: str | None = None,
+        send_log: SendLog | None = None,
         **client_kwargs: Any,
     ) -> Harness:
         settings = LL2Settings(
@@ -235,7 +240,8 @@ def make_client(
             max_retries=max_retries,
             updated_overlap_seconds=overlap,
         )
-        send_log = InMemorySendLog()
+        if send_log is None:
+            send_log = InMemorySendLog()
         budget = RequestBudget(limit, send_log=send_log, clock=clock)
         client_kwargs.setdefault("rng", lambda: 0.5)
         client = LL2Client(settings, http, budget, **client_kwargs)

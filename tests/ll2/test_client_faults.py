@@ -17,7 +17,9 @@ from bot.ll2 import (
     LL2Throttled,
     LL2Unavailable,
 )
+from bot.store import Store
 from tests.ll2.conftest import Harness, Reply, load_fixture, synthetic_event
+from tests.store.dbutil import DbTarget
 
 OK_PAGE = Reply({"count": 1, "next": None, "previous": None, "results": [synthetic_event(7)]})
 MIB = 1024 * 1024
@@ -103,6 +105,56 @@ async def test_429_longer_than_max_wait_raises(make_client: Callable[..., Harnes
     assert caught.value.retry_after == pytest.approx(3000)
     assert len(h.server.hits("events/upcoming/")) == 1
     assert h.budget.next_slot(h.clock.now()) >= h.clock.now() + timedelta(seconds=2999)
+
+
+async def test_429_block_survives_a_restart(
+    make_client: Callable[..., Harness], store: Store, db_target: DbTarget
+) -> None:
+    """Restarted on the same database 2 s after ``Retry-After: 3600``, the client sends nothing
+    until the hour has passed."""
+    throttled = Reply({}, 429, headers={"Retry-After": "3600"})
+    first = make_client(send_log=store, max_wait_seconds=60)
+    first.server.route("events/upcoming/", throttled, OK_PAGE)
+    with pytest.raises(LL2Throttled):
+        await first.client.upcoming_events()
+
+    first.clock.advance(2)
+    reopened = await db_target.open_store()  # a new process: its own engine, same database
+    try:
+        restarted = make_client(send_log=reopened, max_wait_seconds=60)
+        await restarted.client.start()
+        with pytest.raises(BudgetExhausted) as caught:
+            await restarted.client.upcoming_events()
+        assert caught.value.wait_seconds == pytest.approx(3598)
+        assert len(first.server.hits("events/upcoming/")) == 1
+
+        restarted.clock.advance(3598)
+        result = await restarted.client.upcoming_events()
+    finally:
+        await reopened.close()
+    assert [e.id for e in result.items] == [7]
+
+
+async def test_429_block_reaches_a_running_peer(
+    make_client: Callable[..., Harness], store: Store, db_target: DbTarget
+) -> None:
+    """A process already running on the same database honours the block another one got."""
+    other_store = await db_target.open_store()
+    try:
+        throttled = make_client(send_log=store, max_wait_seconds=60)
+        peer = make_client(send_log=other_store, max_wait_seconds=60)
+        await peer.client.start()
+        throttled.server.route(
+            "events/upcoming/", Reply({}, 429, headers={"Retry-After": "600"}), OK_PAGE
+        )
+        with pytest.raises(LL2Throttled):
+            await throttled.client.upcoming_events()
+
+        with pytest.raises(BudgetExhausted):
+            await peer.client.upcoming_events()
+    finally:
+        await other_store.close()
+    assert len(throttled.server.hits("events/upcoming/")) == 1
 
 
 async def test_500_then_success(make_client: Callable[..., Harness]) -> None:
