@@ -53,6 +53,14 @@ class _Tally:
     requests: int = 0
 
 
+def _edited_later(candidate: BaseModel, kept: BaseModel) -> bool:
+    """Whether ``candidate`` has a newer ``last_updated`` than ``kept`` (a tie keeps ``kept``;
+    a copy without ``last_updated`` never wins over one with it)."""
+    new = getattr(candidate, "last_updated", None)
+    old = getattr(kept, "last_updated", None)
+    return new is not None and (old is None or new > old)
+
+
 class LL2Client:
     """Typed access to the LL2 endpoints Spacecast polls."""
 
@@ -232,6 +240,7 @@ class LL2Client:
         """Run the queries, following ``next`` to the end; see :class:`FetchResult`."""
         tally = _Tally()
         found: dict[str, M] = {}
+        duplicated: set[str] = set()
         skipped: list[tuple[str, str]] = []
         first_page = True
         visited: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
@@ -265,8 +274,22 @@ class LL2Client:
                             },
                         )
                         continue
-                    # Offset pages can shift while we read them: keep one copy, the newest read.
-                    found[str(getattr(item, "id", len(found)))] = item
+                    key = str(getattr(item, "id", len(found)))
+                    kept = found.get(key)
+                    if kept is None:
+                        found[key] = item
+                        continue
+                    # Offset pages shift under a multi-page read and LL2 has listed an item
+                    # twice on one page. Keeping the last copy let the order decide, and
+                    # alerts flapped between the copies' dates; the newest edit is the truth.
+                    if _edited_later(item, kept):
+                        found[key] = item
+                    if key not in duplicated:
+                        duplicated.add(key)
+                        log.info(
+                            "ll2 duplicate item",
+                            extra={"ll2_model": model.__name__, "ll2_item_id": key, "ll2_url": url},
+                        )
                 visited.add(self._page_key(url, query))
                 url = self._follow(next_url) if next_url else None
                 query = None  # ``next`` carries the query

@@ -115,6 +115,21 @@ async def test_new_item_after_baseline(poller: Poller, fake: FakeLL2) -> None:
     assert (await poller.poll_upcoming()).changes == []
 
 
+async def test_duplicate_copies_in_changing_order_raise_no_alert(
+    poller: Poller, fake: FakeLL2
+) -> None:
+    """An item listed twice with two dates alerts nothing when the copies swap places."""
+    older = _event()  # the stale copy, as stored by the baseline
+    newer = _event(date="2025-06-26T12:30:00Z", last_updated="2025-06-26T14:00:00Z")
+    await poller.poll_upcoming()
+    fake.events = [newer, older]
+    first = await poller.poll_upcoming()
+    fake.events = [older, newer]
+    second = await poller.poll_upcoming()
+    assert [c.kind for c in first.alerts] == [ChangeKind.DATE_CHANGED]
+    assert second.alerts == []
+
+
 async def test_failed_query_is_reported_not_raised(store: Store) -> None:
     """An unreachable LL2 yields a report naming the failed queries, not an exception."""
     settings = Settings.model_validate(
