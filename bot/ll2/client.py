@@ -253,6 +253,7 @@ class LL2Client:
                     raw_items, next_url = self._page(data, url)
                 except LL2Error as exc:
                     if first_page:
+                        exc.requests = tally.requests
                         raise
                     log.warning(
                         "ll2 fetch incomplete",

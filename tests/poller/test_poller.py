@@ -144,6 +144,15 @@ async def test_failed_query_is_reported_not_raised(store: Store) -> None:
     assert report.changes == []
 
 
+async def test_throttled_request_is_counted_in_the_report(poller: Poller, fake: FakeLL2) -> None:
+    """A request answered 429 was sent and counted: the poll report says so."""
+    fake.retry_after = 3600
+    report = await poller.poll_upcoming()
+    assert report.failed_queries == ["full_upcoming:event", "full_upcoming:launch"]
+    assert fake.counted_requests == 1  # the block kept the launch query from being sent
+    assert report.requests == 1
+
+
 async def test_partial_baseline_stays_silent(poller: Poller, store: Store, fake: FakeLL2) -> None:
     """Items missed by an incomplete first read are not announced as new later."""
     await poller.apply_snapshots(
