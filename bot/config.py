@@ -59,6 +59,11 @@ class LL2Settings(_Section):
     api_key: SecretStr | None = None
     requests_per_hour: int = Field(default=15, gt=0)
     timeout_seconds: float = Field(default=20.0, gt=0)
+    # timeout_seconds bounds each network read; a server trickling bytes could hold a request
+    # for ever without this bound on the whole request.
+    request_deadline_seconds: float = Field(default=60.0, gt=0)
+    # LL2's largest real page is under 2 MB; the cap keeps a broken answer out of memory.
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     max_retries: int = Field(default=3, ge=0)
     updated_overlap_seconds: int = Field(default=120, ge=0)
 

@@ -51,8 +51,7 @@ async def watch(args: argparse.Namespace, settings: Settings) -> int:
     store = await open_store(settings.database.url)
     client = LL2Client.create(settings.ll2, send_log=store)
     try:
-        await client.budget.load()
-        await client.start()
+        await client.start()  # loads the persisted budget, then reads /api-throttle/
         poller = Poller(store, client, settings)
         if args.once:
             report = await poller.poll_upcoming()

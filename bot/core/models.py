@@ -1,18 +1,49 @@
 """Launch Library 2 (2.3.0) wire models: just the fields Spacecast uses, tolerant of the rest.
 
 Unknown fields are ignored (LL2 adds fields without a version bump) and everything LL2 has been
-seen to send as null, or that the OpenAPI schema marks nullable, is optional.
+seen to send as null, or that the OpenAPI schema marks nullable, is optional. Values of the wrong
+JSON type are refused, not coerced: the client then skips that one item.
 """
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+import re
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict
+
+# The start of an ISO 8601 date-time; the rest is checked by pydantic's own parser.
+_ISO_DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_text(value: object) -> object:
+    """Pass only ISO 8601 text (or an already parsed datetime) on to datetime parsing.
+
+    Lax parsing reads numbers and numeric strings as Unix timestamps, so ``"net": 5`` would be
+    1970-01-01T00:00:05Z and a false date alert; strict parsing of Python input refuses the
+    strings LL2 does send. Hence lax parsing behind this gate.
+    """
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE_START.match(value):
+        return value
+    raise ValueError("expected an ISO 8601 date-time string")
+
+
+WireDateTime = Annotated[AwareDatetime, Strict(False), BeforeValidator(_iso_text)]
+"""An aware datetime that LL2 sends as ISO 8601 text."""
 
 
 class WireModel(BaseModel):
-    """Base for LL2 objects: ignore unknown fields, keep instances immutable."""
+    """Base for LL2 objects: ignore unknown fields, refuse wrong types, keep instances immutable.
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    ``strict`` because coercion turns LL2 glitches into alerts (``"webcast_live": "yes"`` would
+    be True). The client validates the decoded JSON as Python objects, where strict mode takes
+    each JSON type as exactly its Python counterpart; datetimes are :data:`WireDateTime`.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
 class NamedRef(WireModel):
@@ -57,8 +88,8 @@ class VidURL(WireModel):
     url: str
     type: NamedRef | None = None
     language: Language | None = None
-    start_time: AwareDatetime | None = None
-    end_time: AwareDatetime | None = None
+    start_time: WireDateTime | None = None
+    end_time: WireDateTime | None = None
     live: bool | None = None
 
 
@@ -78,7 +109,7 @@ class Update(WireModel):
     comment: str | None = None
     info_url: str | None = None
     created_by: str | None = None
-    created_on: AwareDatetime | None = None
+    created_on: WireDateTime | None = None
 
 
 class Image(WireModel):
@@ -143,7 +174,7 @@ class Event(WireModel):
     name: str
     slug: str | None = None
     type: NamedRef | None = None
-    date: AwareDatetime | None = None
+    date: WireDateTime | None = None
     date_precision: Precision | None = None
     webcast_live: bool = False
     vid_urls: list[VidURL] = Field(default_factory=list)
@@ -152,7 +183,7 @@ class Event(WireModel):
     image: Image | None = None
     location: str | None = None
     description: str | None = None
-    last_updated: AwareDatetime | None = None
+    last_updated: WireDateTime | None = None
     program: list[ProgramRef] | None = Field(default_factory=list)
     agencies: list[AgencyRef] = Field(default_factory=list)
     launches: list[LaunchRef] = Field(default_factory=list)
@@ -165,10 +196,10 @@ class Launch(WireModel):
     response_mode: str | None = None
     name: str = ""
     slug: str | None = None
-    net: AwareDatetime | None = None
+    net: WireDateTime | None = None
     net_precision: Precision | None = None
-    window_start: AwareDatetime | None = None
-    window_end: AwareDatetime | None = None
+    window_start: WireDateTime | None = None
+    window_end: WireDateTime | None = None
     status: LaunchStatus | None = None
     webcast_live: bool = False
     vid_urls: list[VidURL] = Field(default_factory=list)
@@ -178,7 +209,7 @@ class Launch(WireModel):
     launch_service_provider: AgencyRef | None = None
     mission: Mission | None = None
     pad: Pad | None = None
-    last_updated: AwareDatetime | None = None
+    last_updated: WireDateTime | None = None
 
 
 class EventType(WireModel):

@@ -46,7 +46,8 @@ class SystemClock:
 
 
 class SendLog(Protocol):
-    """Durable record of when counted requests were sent (the store implements it)."""
+    """Durable record of when counted requests were sent, and of the moment LL2 told us to wait
+    for (a 429's ``Retry-After``); the store implements it."""
 
     async def load_request_times(self, since: datetime) -> list[datetime]:
         """Every recorded send at or after ``since``."""
@@ -56,12 +57,21 @@ class SendLog(Protocol):
         """Persist one send."""
         ...
 
+    async def load_blocked_until(self) -> datetime | None:
+        """The persisted "send nothing before" moment, or None if there never was one."""
+        ...
+
+    async def record_blocked_until(self, until: datetime) -> None:
+        """Persist a "send nothing before" moment; never shortens a later one already stored."""
+        ...
+
 
 class InMemorySendLog:
     """A :class:`SendLog` that lives as long as the process (tests, ``watch`` without a store)."""
 
     def __init__(self, times: list[datetime] | None = None) -> None:
         self.times: list[datetime] = list(times or [])
+        self.blocked_until: datetime | None = None
 
     async def load_request_times(self, since: datetime) -> list[datetime]:
         """Every recorded send at or after ``since``."""
@@ -70,6 +80,15 @@ class InMemorySendLog:
     async def record_request(self, at: datetime) -> None:
         """Remember one send."""
         self.times.append(at)
+
+    async def load_blocked_until(self) -> datetime | None:
+        """The remembered block, if any."""
+        return self.blocked_until
+
+    async def record_blocked_until(self, until: datetime) -> None:
+        """Remember a block unless a later one is already remembered."""
+        if self.blocked_until is None or until > self.blocked_until:
+            self.blocked_until = until
 
 
 class RequestBudget:
@@ -141,9 +160,14 @@ class RequestBudget:
         times = await self._log.load_request_times(now - self._span())
         self._sends = sorted(t.astimezone(UTC) for t in times)
         self._prune(now)
+        await self._adopt_persisted_block()
         log.info(
             "ll2 budget loaded",
-            extra={"ll2_used": self.used_in_last_hour(now), "ll2_limit": self.limit},
+            extra={
+                "ll2_used": self.used_in_last_hour(now),
+                "ll2_limit": self.limit,
+                "ll2_blocked_until": self._blocked_until,
+            },
         )
         return len(self._sends)
 
@@ -177,9 +201,20 @@ class RequestBudget:
         return max(candidates)
 
     def block_until(self, until: datetime) -> None:
-        """Send nothing before ``until`` (a 429's Retry-After); never shortens an earlier block."""
+        """Send nothing before ``until`` in this process; never shortens an earlier block."""
         if self._blocked_until is None or until > self._blocked_until:
             self._blocked_until = until
+
+    async def record_block(self, until: datetime) -> None:
+        """Send nothing before ``until`` (a 429's Retry-After), here and, through the send log,
+        in every process sharing it and after any restart."""
+        self.block_until(until)
+        await self._log.record_blocked_until(until)
+
+    async def _adopt_persisted_block(self) -> None:
+        stored = await self._log.load_blocked_until()
+        if stored is not None:
+            self.block_until(stored.astimezone(UTC))
 
     async def acquire(self, *, wait: bool = True, max_wait: float | None = None) -> datetime:
         """Take one slot, waiting for it if allowed; record the send before returning.
@@ -189,6 +224,8 @@ class RequestBudget:
         """
         async with self._lock:
             while True:
+                # Another process on the same store may have been throttled since we looked.
+                await self._adopt_persisted_block()
                 now = self._clock.now()
                 slot = self.next_slot(now)
                 if slot <= now:

@@ -8,6 +8,7 @@ that fails after its first page returns what it has with ``complete=False``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
@@ -39,11 +40,25 @@ EVENT_MODE = "normal"  # list mode lacks updates and last_updated
 LAUNCH_MODE = "detailed"  # updates and vid_urls only exist in detailed mode
 
 M = TypeVar("M", bound=BaseModel)
+# Headers that describe the wire form of a body, not the decoded bytes a read response holds.
+_WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+class _Failed(Exception):
+    """One attempt got no complete answer (transport error, deadline, oversized body)."""
 
 
 @dataclass
 class _Tally:
     requests: int = 0
+
+
+def _edited_later(candidate: BaseModel, kept: BaseModel) -> bool:
+    """Whether ``candidate`` has a newer ``last_updated`` than ``kept`` (a tie keeps ``kept``;
+    a copy without ``last_updated`` never wins over one with it)."""
+    new = getattr(candidate, "last_updated", None)
+    old = getattr(kept, "last_updated", None)
+    return new is not None and (old is None or new > old)
 
 
 class LL2Client:
@@ -180,9 +195,9 @@ class LL2Client:
         """The server's view of our budget from ``/api-throttle/`` (not counted, not retried)."""
         url = self._url("api-throttle/")
         try:
-            response = await self._http.get(url, headers=self._headers, timeout=self._timeout)
-        except httpx.RequestError as exc:
-            reason = self._transport_reason(exc)
+            response = await self._send(url, None)
+        except _Failed as exc:
+            reason = str(exc)
             log.warning("ll2 throttle check failed", extra={"ll2_url": url, "ll2_reason": reason})
             raise LL2Unavailable(reason, url=url, attempts=1) from exc
         data = self._json(response, url)
@@ -225,6 +240,7 @@ class LL2Client:
         """Run the queries, following ``next`` to the end; see :class:`FetchResult`."""
         tally = _Tally()
         found: dict[str, M] = {}
+        duplicated: set[str] = set()
         skipped: list[tuple[str, str]] = []
         first_page = True
         visited: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
@@ -237,6 +253,7 @@ class LL2Client:
                     raw_items, next_url = self._page(data, url)
                 except LL2Error as exc:
                     if first_page:
+                        exc.requests = tally.requests
                         raise
                     log.warning(
                         "ll2 fetch incomplete",
@@ -258,8 +275,22 @@ class LL2Client:
                             },
                         )
                         continue
-                    # Offset pages can shift while we read them: keep one copy, the newest read.
-                    found[str(getattr(item, "id", len(found)))] = item
+                    key = str(getattr(item, "id", len(found)))
+                    kept = found.get(key)
+                    if kept is None:
+                        found[key] = item
+                        continue
+                    # Offset pages shift under a multi-page read and LL2 has listed an item
+                    # twice on one page. Keeping the last copy let the order decide, and
+                    # alerts flapped between the copies' dates; the newest edit is the truth.
+                    if _edited_later(item, kept):
+                        found[key] = item
+                    if key not in duplicated:
+                        duplicated.add(key)
+                        log.info(
+                            "ll2 duplicate item",
+                            extra={"ll2_model": model.__name__, "ll2_item_id": key, "ll2_url": url},
+                        )
                 visited.add(self._page_key(url, query))
                 url = self._follow(next_url) if next_url else None
                 query = None  # ``next`` carries the query
@@ -296,11 +327,9 @@ class LL2Client:
             tally.requests += 1
             started = time.monotonic()
             try:
-                response = await self._http.get(
-                    url, params=params, headers=self._headers, timeout=self._timeout
-                )
-            except httpx.RequestError as exc:
-                failure = self._transport_reason(exc)
+                response = await self._send(url, params)
+            except _Failed as exc:
+                failure = str(exc)
             else:
                 log.info(
                     "ll2 request",
@@ -338,6 +367,48 @@ class LL2Client:
             await self._clock.sleep(delay)
             attempt += 1
 
+    async def _send(self, url: str, params: dict[str, str | int] | None) -> httpx.Response:
+        """One GET, read whole within the request deadline and the body cap; else :class:`_Failed`.
+
+        httpx's timeout bounds each read, so a server trickling a byte at a time would hold us
+        indefinitely; the deadline bounds the whole exchange. The body is streamed so that an
+        oversized one is dropped at the cap instead of being held in memory.
+        """
+        deadline = self._settings.request_deadline_seconds
+        try:
+            async with (
+                asyncio.timeout(deadline),
+                self._http.stream(
+                    "GET", url, params=params, headers=self._headers, timeout=self._timeout
+                ) as streamed,
+            ):
+                body = await self._read_capped(streamed)
+        except TimeoutError as exc:
+            raise _Failed(f"deadline of {deadline:g} s exceeded") from exc
+        except httpx.RequestError as exc:
+            raise _Failed(self._transport_reason(exc)) from exc
+        # A plain response holding the decoded body, so .json() and .text work as usual.
+        headers = [
+            (k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _WIRE_HEADERS
+        ]
+        return httpx.Response(
+            streamed.status_code, headers=headers, content=body, request=streamed.request
+        )
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        cap = self._settings.max_body_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise _Failed(f"body of {declared} bytes exceeds the {cap} byte cap")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():  # decoded: a compressed bomb is caught too
+            size += len(chunk)
+            if size > cap:
+                raise _Failed(f"body exceeds the {cap} byte cap")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     def _backoff(self, attempt: int) -> float:
         # Equal jitter: at least half the exponential step, so retries never bunch up at zero.
         step = min(self._backoff_cap, self._backoff_base * 2.0**attempt)
@@ -357,7 +428,8 @@ class LL2Client:
             wait = float(info.next_use_secs)
         if wait is None:
             wait = DEFAULT_THROTTLE_WAIT
-        self._budget.block_until(now + timedelta(seconds=wait))
+        # Persisted: a restart, or another process on the same store, must honour it too.
+        await self._budget.record_block(now + timedelta(seconds=wait))
         effective = (self._budget.next_slot(now) - now).total_seconds()
         log.warning("ll2 throttled", extra={"ll2_url": url, "ll2_wait": round(effective, 3)})
         return effective

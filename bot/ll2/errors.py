@@ -4,7 +4,13 @@ from __future__ import annotations
 
 
 class LL2Error(Exception):
-    """Base class: LL2 gave no usable answer this time. Never means "the item is gone"."""
+    """Base class: LL2 gave no usable answer this time. Never means "the item is gone".
+
+    ``requests`` is how many counted requests the failed fetch spent (a 429 and retries
+    included): they count against the budget, so reports and metrics must count them too.
+    """
+
+    requests: int = 0
 
 
 class LL2BadResponse(LL2Error):

@@ -93,6 +93,7 @@ class Poller:
             try:
                 await self._run_query(query, report)
             except LL2Error as exc:
+                report.requests += exc.requests
                 report.failed_queries.append(query.label)
                 log.warning("query failed: %s", exc, extra={"query": query.label})
         metrics.record_poll(report, len(queries))

@@ -60,8 +60,40 @@ class PollStateQueries(StoreBase):
         await self.set_state(key, "1" if value else "0")
 
 
+BLOCKED_UNTIL_KEY = "ll2:blocked_until"
+
+
+def _blocked_text(value: datetime) -> str:
+    # Fixed width (always microseconds, always +00:00): the text sorts as the instant does, so
+    # the database itself can keep the later of two blocks.
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 class RequestLogQueries(StoreBase):
-    """When LL2 requests were sent: the persistent side of the client's request budget."""
+    """When LL2 requests were sent, and when LL2 said to wait until: the persistent side of the
+    client's request budget."""
+
+    async def load_blocked_until(self) -> datetime | None:
+        """The stored "send nothing to LL2 before" moment (aware UTC), or None."""
+        async with self._read() as conn:
+            stmt = select(_P.c.value).where(_P.c.key == BLOCKED_UNTIL_KEY)
+            text = (await conn.execute(stmt)).scalar()
+        return None if text is None else datetime.fromisoformat(str(text)).astimezone(UTC)
+
+    async def record_blocked_until(self, until: datetime) -> None:
+        """Store a "send nothing before" moment unless a later one is stored already.
+
+        One conditional upsert, so two processes throttled at once keep the later block.
+        """
+        require_aware(until, "until")
+        stmt = self._insert(_P).values(key=BLOCKED_UNTIL_KEY, value=_blocked_text(until))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"value": stmt.excluded.value},
+            where=_P.c.value < stmt.excluded.value,
+        )
+        async with self._write() as conn:
+            await conn.execute(stmt)
 
     async def load_request_times(self, since: datetime) -> list[datetime]:
         """Send times at or after ``since``, oldest first."""

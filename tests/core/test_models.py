@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import pytest
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from bot.core.models import Event, EventType, Launch, ThrottleInfo
 
@@ -225,3 +225,39 @@ def test_unknown_fields_are_ignored_and_nulls_tolerated() -> None:
     event = Event.model_validate(data)
     assert event.date is None
     assert event.image is None
+
+
+EVENT_JSON, LAUNCH_JSON = "event-1201-detailed.json", "launch-synthetic-detailed.json"
+# (model, fixture, path to the field, a value of the wrong JSON type for it)
+WRONG_TYPES: list[tuple[type[BaseModel], str, tuple[str | int, ...], Any]] = [
+    (Event, EVENT_JSON, ("date",), 5),
+    (Event, EVENT_JSON, ("date",), "5"),  # a number posing as a date is no better
+    (Event, EVENT_JSON, ("webcast_live",), "yes"),
+    (Event, EVENT_JSON, ("id",), "1201"),
+    (Event, EVENT_JSON, ("vid_urls", 0, "live"), "true"),
+    (Event, EVENT_JSON, ("updates", 0, "created_on"), 1750934400),
+    (Launch, LAUNCH_JSON, ("net",), 5),
+    (Launch, LAUNCH_JSON, ("webcast_live",), 1),
+    (Launch, LAUNCH_JSON, ("status", "id"), 1.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "fixture", "path", "value"),
+    WRONG_TYPES,
+    ids=[f"{m.__name__}.{'.'.join(map(str, p))}={v!r}" for m, _, p, v in WRONG_TYPES],
+)
+def test_wrong_json_type_is_refused_not_coerced(
+    model: type[BaseModel], fixture: str, path: tuple[str | int, ...], value: Any
+) -> None:
+    """A value of the wrong JSON type fails validation on that field instead of being coerced."""
+    data = load(fixture)
+    parent = data
+    for part in path[:-1]:
+        parent = parent[part]
+    parent[path[-1]] = value
+
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(data)
+
+    assert [error["loc"] for error in caught.value.errors()] == [path]

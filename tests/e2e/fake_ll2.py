@@ -29,9 +29,15 @@ class FakeLL2:
     counted_requests: int = 0
     paths: list[str] = field(default_factory=list)
     base_url: str = ""
+    retry_after: int | None = None  # set: every list answers 429 with this Retry-After
 
     def _page(self, items: list[dict[str, Any]]) -> web.Response:
         self.counted_requests += 1
+        if self.retry_after is not None:
+            detail = f"Request was throttled. Expected available in {self.retry_after} seconds."
+            return web.json_response(
+                {"detail": detail}, status=429, headers={"Retry-After": str(self.retry_after)}
+            )
         body = {"count": len(items), "next": None, "previous": None, "results": items}
         return web.json_response(copy.deepcopy(body))
 

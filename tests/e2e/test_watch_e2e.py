@@ -109,6 +109,15 @@ async def test_watch_once_text_format(tmp_path: Path) -> None:
     assert "poll done" in err
 
 
+async def test_watch_once_loads_the_budget_once(tmp_path: Path) -> None:
+    """One start reads the persisted budget once: one "ll2 budget loaded" line."""
+    fake = FakeLL2(events=[_event()])
+    async with serve(fake):
+        code, _, err = await _watch(fake, tmp_path)
+    assert code == 0, err
+    assert err.count("ll2 budget loaded") == 1
+
+
 async def test_watch_once_unreachable_api_fails_cleanly(tmp_path: Path) -> None:
     """With LL2 unreachable, watch exits 1 with log lines but no traceback on stdout."""
     fake = FakeLL2()

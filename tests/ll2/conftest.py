@@ -1,4 +1,5 @@
-"""A fake clock and a real loopback LL2 server (aiohttp) that serves recorded JSON."""
+"""A fake clock and a real loopback LL2 server (aiohttp) that serves recorded JSON; real
+databases (SQLite, PostgreSQL) for the budget's persistence."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bot.config import LL2Settings
-from bot.ll2 import InMemorySendLog, LL2Client, RequestBudget
+from bot.ll2 import InMemorySendLog, LL2Client, RequestBudget, SendLog
+from tests.store.dbutil import db_backend, db_target, store
+
+__all__ = ["db_backend", "db_target", "store"]
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 START = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
@@ -60,13 +64,16 @@ class FakeClock:
 
 @dataclass
 class Reply:
-    """One canned answer: JSON (default), or a raw body; optional headers and a delay."""
+    """One canned answer: JSON (default), a raw body, or a chunked body streamed in parts
+    (``stream_delay`` seconds before each); optional headers and a delay."""
 
     json: Any = None
     status: int = 200
     body: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    stream: list[bytes] | None = None
+    stream_delay: float = 0.0
 
 
 Responder = Reply | Callable[[web.Request], Reply]
@@ -89,6 +96,7 @@ class FakeLL2:
     def __init__(self) -> None:
         self.routes: dict[str, list[Responder]] = {}
         self.seen: list[Seen] = []
+        self.streamed_bytes = 0  # bytes of streamed bodies written before the client hung up
         self.base_url = ""
         self.clock: FakeClock | None = None
         self.route("api-throttle/", Reply(load_fixture("api-throttle.json")))
@@ -133,6 +141,8 @@ class FakeLL2:
         reply = responder(request) if callable(responder) else responder
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.stream is not None:
+            return await self._stream(request, reply, reply.stream)
         if reply.body is not None:
             return web.Response(
                 status=reply.status,
@@ -141,6 +151,24 @@ class FakeLL2:
                 content_type="text/html",
             )
         return web.json_response(reply.json, status=reply.status, headers=reply.headers)
+
+    async def _stream(
+        self, request: web.Request, reply: Reply, parts: list[bytes]
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(status=reply.status, headers=reply.headers)
+        response.content_type = "application/json"
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            for part in parts:
+                if reply.stream_delay:
+                    await asyncio.sleep(reply.stream_delay)
+                await response.write(part)
+                self.streamed_bytes += len(part)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client hung up, as it should when it gives up on a body
+        return response
 
 
 @pytest.fixture
@@ -178,7 +206,7 @@ class Harness:
 
     client: LL2Client
     budget: RequestBudget
-    send_log: InMemorySendLog
+    send_log: SendLog
     server: FakeLL2
     clock: FakeClock
 
@@ -195,8 +223,11 @@ def make_client(
         limit: int = 1000,
         max_retries: int = 2,
         timeout: float = 5.0,
+        deadline: float = 60.0,
+        max_body: int = 8 * 1024 * 1024,
         overlap: int = 120,
         base_url: str | None = None,
+        send_log: SendLog | None = None,
         **client_kwargs: Any,
     ) -> Harness:
         settings = LL2Settings(
@@ -204,10 +235,13 @@ def make_client(
             api_key=SecretStr(api_key) if api_key else None,
             requests_per_hour=limit,
             timeout_seconds=timeout,
+            request_deadline_seconds=deadline,
+            max_body_bytes=max_body,
             max_retries=max_retries,
             updated_overlap_seconds=overlap,
         )
-        send_log = InMemorySendLog()
+        if send_log is None:
+            send_log = InMemorySendLog()
         budget = RequestBudget(limit, send_log=send_log, clock=clock)
         client_kwargs.setdefault("rng", lambda: 0.5)
         client = LL2Client(settings, http, budget, **client_kwargs)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -15,9 +17,12 @@ from bot.ll2 import (
     LL2Throttled,
     LL2Unavailable,
 )
+from bot.store import Store
 from tests.ll2.conftest import Harness, Reply, load_fixture, synthetic_event
+from tests.store.dbutil import DbTarget
 
 OK_PAGE = Reply({"count": 1, "next": None, "previous": None, "results": [synthetic_event(7)]})
+MIB = 1024 * 1024
 THROTTLED_DETAIL = {"detail": "Request was throttled. Expected available in 45 seconds."}
 
 
@@ -102,6 +107,56 @@ async def test_429_longer_than_max_wait_raises(make_client: Callable[..., Harnes
     assert h.budget.next_slot(h.clock.now()) >= h.clock.now() + timedelta(seconds=2999)
 
 
+async def test_429_block_survives_a_restart(
+    make_client: Callable[..., Harness], store: Store, db_target: DbTarget
+) -> None:
+    """Restarted on the same database 2 s after ``Retry-After: 3600``, the client sends nothing
+    until the hour has passed."""
+    throttled = Reply({}, 429, headers={"Retry-After": "3600"})
+    first = make_client(send_log=store, max_wait_seconds=60)
+    first.server.route("events/upcoming/", throttled, OK_PAGE)
+    with pytest.raises(LL2Throttled):
+        await first.client.upcoming_events()
+
+    first.clock.advance(2)
+    reopened = await db_target.open_store()  # a new process: its own engine, same database
+    try:
+        restarted = make_client(send_log=reopened, max_wait_seconds=60)
+        await restarted.client.start()
+        with pytest.raises(BudgetExhausted) as caught:
+            await restarted.client.upcoming_events()
+        assert caught.value.wait_seconds == pytest.approx(3598)
+        assert len(first.server.hits("events/upcoming/")) == 1
+
+        restarted.clock.advance(3598)
+        result = await restarted.client.upcoming_events()
+    finally:
+        await reopened.close()
+    assert [e.id for e in result.items] == [7]
+
+
+async def test_429_block_reaches_a_running_peer(
+    make_client: Callable[..., Harness], store: Store, db_target: DbTarget
+) -> None:
+    """A process already running on the same database honours the block another one got."""
+    other_store = await db_target.open_store()
+    try:
+        throttled = make_client(send_log=store, max_wait_seconds=60)
+        peer = make_client(send_log=other_store, max_wait_seconds=60)
+        await peer.client.start()
+        throttled.server.route(
+            "events/upcoming/", Reply({}, 429, headers={"Retry-After": "600"}), OK_PAGE
+        )
+        with pytest.raises(LL2Throttled):
+            await throttled.client.upcoming_events()
+
+        with pytest.raises(BudgetExhausted):
+            await peer.client.upcoming_events()
+    finally:
+        await other_store.close()
+    assert len(throttled.server.hits("events/upcoming/")) == 1
+
+
 async def test_500_then_success(make_client: Callable[..., Harness]) -> None:
     """One 500 is retried after a jittered backoff; both attempts count against the budget."""
     h = make_client()
@@ -156,6 +211,85 @@ async def test_timeout_exhaustion(make_client: Callable[..., Harness]) -> None:
         await h.client.upcoming_events()
 
     assert caught.value.attempts == 2
+
+
+def page_bytes(*event_ids: int) -> bytes:
+    """A complete one-page answer holding these synthetic events, as the wire carries it."""
+    results = [synthetic_event(i) for i in event_ids]
+    return json.dumps({"count": len(results), "next": None, "results": results}).encode()
+
+
+async def test_trickling_body_hits_the_request_deadline_then_retries(
+    make_client: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A byte every 0.1 s never trips the per-read timeout; the request deadline ends the
+    attempt, which is retried like a timeout."""
+    h = make_client(timeout=5.0, deadline=1.0)
+    # 4 s of leading whitespace (valid JSON) before a valid page: only a deadline cuts it short.
+    trickle = Reply(stream=[b" "] * 40 + [page_bytes(8)], stream_delay=0.1)
+    h.server.route("events/upcoming/", trickle, OK_PAGE)
+    caplog.set_level(logging.INFO, logger="bot.ll2")
+
+    started = time.monotonic()
+    result = await h.client.upcoming_events()
+
+    assert time.monotonic() - started < 3.0
+    assert [e.id for e in result.items] == [7]
+    assert result.requests == 2
+    (retry,) = records(caplog, "ll2 retry")
+    assert "deadline" in retry.__dict__["ll2_reason"]
+
+
+async def test_deadline_on_every_attempt_is_unavailable(
+    make_client: Callable[..., Harness],
+) -> None:
+    """A server that trickles on every attempt ends in LL2Unavailable naming the deadline."""
+    h = make_client(timeout=5.0, deadline=0.3, max_retries=1)
+    h.server.route("events/upcoming/", Reply(stream=[b" "] * 100, stream_delay=0.05))
+
+    with pytest.raises(LL2Unavailable, match="deadline") as caught:
+        await h.client.upcoming_events()
+
+    assert caught.value.attempts == 2
+
+
+@pytest.mark.parametrize("framing", ["chunked", "content-length"])
+async def test_oversized_body_fails_the_attempt_then_retries(
+    make_client: Callable[..., Harness], framing: str
+) -> None:
+    """A body over ``max_body_bytes`` is a failed attempt, retried like a timeout."""
+    h = make_client(max_body=MIB)
+    huge = b" " * (2 * MIB) + page_bytes(8)
+    oversized = Reply(stream=[huge]) if framing == "chunked" else Reply(body=huge.decode())
+    h.server.route("events/upcoming/", oversized, OK_PAGE)
+
+    result = await h.client.upcoming_events()
+
+    assert [e.id for e in result.items] == [7]
+    assert result.requests == 2
+
+
+async def test_endless_body_is_dropped_at_the_cap(make_client: Callable[..., Harness]) -> None:
+    """A body that never ends is abandoned at the cap, not read into memory."""
+    h = make_client(max_body=MIB, max_retries=0)
+    endless = [b"x" * 65536] * 4096  # 256 MiB, without a Content-Length
+    h.server.route("events/upcoming/", Reply(stream=endless))
+
+    with pytest.raises(LL2Unavailable, match="cap"):
+        await h.client.upcoming_events()
+
+    # Loopback socket buffers hold a few MiB; the client stopped long before the end.
+    assert h.server.streamed_bytes < 64 * MIB
+
+
+async def test_throttle_check_obeys_the_deadline(make_client: Callable[..., Harness]) -> None:
+    """A trickling /api-throttle/ cannot stall start-up: the check fails within the deadline."""
+    h = make_client(timeout=5.0, deadline=0.5)
+    h.server.route("api-throttle/", Reply(stream=[b" "] * 100, stream_delay=0.05))
+
+    started = time.monotonic()
+    assert await h.client.start() is None
+    assert time.monotonic() - started < 2.0
 
 
 async def test_connection_refused_is_unavailable(make_client: Callable[..., Harness]) -> None:
@@ -226,6 +360,26 @@ async def test_invalid_item_is_skipped_and_logged(
     assert record.levelno == logging.WARNING
     assert record.__dict__["ll2_item_id"] == "2"
     assert record.__dict__["ll2_reason"].startswith("date:")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("date", 5), ("webcast_live", "yes")], ids=["date=5", "webcast_live=yes"]
+)
+async def test_wrong_json_type_skips_the_item(
+    make_client: Callable[..., Harness], caplog: pytest.LogCaptureFixture, field: str, value: Any
+) -> None:
+    """A value of the wrong JSON type skips that item with one log line naming the field."""
+    h = make_client()
+    items = [synthetic_event(1), synthetic_event(2, **{field: value})]
+    h.server.route("events/upcoming/", Reply({"count": 2, "next": None, "results": items}))
+    caplog.set_level(logging.INFO, logger="bot.ll2")
+
+    result = await h.client.upcoming_events()
+
+    assert [e.id for e in result.items] == [1]
+    assert [(i, r.split(":")[0]) for i, r in result.skipped] == [("2", field)]
+    (record,) = records(caplog, "ll2 item skipped")
+    assert record.__dict__["ll2_reason"].startswith(f"{field}:")
 
 
 async def test_item_without_id_is_skipped_as_unknown(make_client: Callable[..., Harness]) -> None:

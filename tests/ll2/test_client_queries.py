@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -51,13 +52,64 @@ async def test_duplicate_across_shifting_pages_is_kept_once(
         "next": f"{h.server.base_url}/events/?offset=2",
         "results": [synthetic_event(1, name="old"), synthetic_event(2)],
     }
-    second = page([synthetic_event(1, name="new"), synthetic_event(3)])
+    # Edited while we read (which is why it moved): a later last_updated.
+    edited = synthetic_event(1, name="new", last_updated="2025-06-26T14:00:00Z")
+    second = page([edited, synthetic_event(3)])
     h.server.route("events/", Reply(first), second)
 
     result = await h.client.events_updated_since(T0)
 
     assert [e.id for e in result.items] == [1, 2, 3]
     assert result.items[0].name == "new"
+
+
+def copies(*stamps: str) -> list[dict[str, Any]]:
+    """Copies of event 1 edited at ``stamps``, each named after its stamp."""
+    return [synthetic_event(1, name=stamp, last_updated=stamp) for stamp in stamps]
+
+
+@pytest.mark.parametrize("order", ["newest first", "newest last"])
+async def test_duplicate_on_one_page_keeps_the_newest_edit(
+    make_client: Callable[..., Harness], order: str
+) -> None:
+    """Two copies of one id on a page: the one with the newer ``last_updated`` wins, whatever
+    the order."""
+    h = make_client()
+    stamps = ["2025-06-26T14:00:00Z", "2025-06-26T13:00:00Z"]
+    if order == "newest last":
+        stamps.reverse()
+    h.server.route("events/upcoming/", page([*copies(*stamps), synthetic_event(2)]))
+
+    result = await h.client.upcoming_events()
+
+    assert [e.id for e in result.items] == [1, 2]
+    assert result.items[0].name == "2025-06-26T14:00:00Z"
+
+
+async def test_duplicate_tie_keeps_the_first_copy(make_client: Callable[..., Harness]) -> None:
+    """Two copies edited at the same moment: the first one read is kept."""
+    h = make_client()
+    twins = [synthetic_event(1, name="first"), synthetic_event(1, name="second")]
+    h.server.route("events/upcoming/", page(twins))
+
+    result = await h.client.upcoming_events()
+
+    assert [e.name for e in result.items] == ["first"]
+
+
+async def test_duplicate_is_logged_once(
+    make_client: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three copies of one id make one log line naming the id."""
+    h = make_client()
+    stamps = ["2025-06-26T12:00:00Z", "2025-06-26T13:00:00Z", "2025-06-26T14:00:00Z"]
+    h.server.route("events/upcoming/", page(copies(*stamps)))
+    caplog.set_level(logging.INFO, logger="bot.ll2")
+
+    await h.client.upcoming_events()
+
+    duplicates = [r for r in caplog.records if r.getMessage() == "ll2 duplicate item"]
+    assert [r.__dict__["ll2_item_id"] for r in duplicates] == ["1"]
 
 
 QueryCall = Callable[[LL2Client], Awaitable[Any]]

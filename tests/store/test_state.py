@@ -76,3 +76,17 @@ async def test_state_is_part_of_the_transaction(store: Store) -> None:
         await tx.set_datetime("poll:last", T0)
         assert await tx.get_datetime("poll:last") == T0
     assert await store.get_datetime("poll:last") == T0
+
+
+async def test_throttle_block_keeps_the_later_moment(store: Store) -> None:
+    """The persisted LL2 block starts absent, comes back aware UTC, and is never shortened."""
+    tokyo = timezone(timedelta(hours=9))
+    assert await store.load_blocked_until() is None
+    await store.record_blocked_until((T0 + timedelta(hours=1)).astimezone(tokyo))
+    await store.record_blocked_until(T0 + timedelta(minutes=10))
+    back = await store.load_blocked_until()
+    assert back == T0 + timedelta(hours=1)
+    assert back is not None
+    assert back.tzinfo == UTC
+    await store.record_blocked_until(T0 + timedelta(hours=1, microseconds=1))
+    assert await store.load_blocked_until() == T0 + timedelta(hours=1, microseconds=1)

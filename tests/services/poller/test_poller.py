@@ -115,6 +115,21 @@ async def test_new_item_after_baseline(poller: Poller, fake: FakeLL2) -> None:
     assert (await poller.poll_upcoming()).changes == []
 
 
+async def test_duplicate_copies_in_changing_order_raise_no_alert(
+    poller: Poller, fake: FakeLL2
+) -> None:
+    """An item listed twice with two dates alerts nothing when the copies swap places."""
+    older = _event()  # the stale copy, as stored by the baseline
+    newer = _event(date="2025-06-26T12:30:00Z", last_updated="2025-06-26T14:00:00Z")
+    await poller.poll_upcoming()
+    fake.events = [newer, older]
+    first = await poller.poll_upcoming()
+    fake.events = [older, newer]
+    second = await poller.poll_upcoming()
+    assert [c.kind for c in first.alerts] == [ChangeKind.DATE_CHANGED]
+    assert second.alerts == []
+
+
 async def test_failed_query_is_reported_not_raised(store: Store) -> None:
     """An unreachable LL2 yields a report naming the failed queries, not an exception."""
     settings = Settings.model_validate(
@@ -127,6 +142,15 @@ async def test_failed_query_is_reported_not_raised(store: Store) -> None:
         await client.aclose()
     assert report.failed_queries == ["full_upcoming:event", "full_upcoming:launch"]
     assert report.changes == []
+
+
+async def test_throttled_request_is_counted_in_the_report(poller: Poller, fake: FakeLL2) -> None:
+    """A request answered 429 was sent and counted: the poll report says so."""
+    fake.retry_after = 3600
+    report = await poller.poll_upcoming()
+    assert report.failed_queries == ["full_upcoming:event", "full_upcoming:launch"]
+    assert fake.counted_requests == 1  # the block kept the launch query from being sent
+    assert report.requests == 1
 
 
 async def test_partial_baseline_stays_silent(poller: Poller, store: Store, fake: FakeLL2) -> None:
