@@ -104,3 +104,26 @@ def test_secrets_are_masked(tmp_path: Path) -> None:
     assert "key-456789" not in dumped
     assert settings.discord.token is not None
     assert settings.discord.token.get_secret_value() == "sekrit-token-123"
+
+
+def test_deadline_minutes_merge_with_defaults(tmp_path: Path) -> None:
+    """Setting one kind's deadline keeps the others' defaults."""
+    settings = load_settings(
+        _write(tmp_path, "delivery:\n  deadline_minutes:\n    webcast_live: 30\n")
+    )
+    assert settings.delivery.deadline_minutes["webcast_live"] == 30
+    assert settings.delivery.deadline_minutes["new_item"] == 1440
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("delivery:\n  deadline_minutes:\n    webcast: 5\n", "unknown alert kind 'webcast'"),
+        ("delivery:\n  deadline_minutes:\n    webcast_live: -1\n", "0 (never expires) or more"),
+    ],
+)
+def test_bad_deadline_minutes_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    """A bad deadline is one error naming delivery.deadline_minutes and what is wrong."""
+    with pytest.raises(ConfigError, match="delivery.deadline_minutes") as caught:
+        load_settings(_write(tmp_path, text))
+    assert expected in str(caught.value)
