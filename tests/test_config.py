@@ -124,6 +124,6 @@ def test_deadline_minutes_merge_with_defaults(tmp_path: Path) -> None:
 )
 def test_bad_deadline_minutes_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
     """A bad deadline is one error naming delivery.deadline_minutes and what is wrong."""
-    with pytest.raises(ConfigError, match="delivery.deadline_minutes") as caught:
+    with pytest.raises(ConfigError, match=r"delivery\.deadline_minutes") as caught:
         load_settings(_write(tmp_path, text))
     assert expected in str(caught.value)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from bot.discord_ui.sender import DiscordSender
-from bot.store import OutboxStatus, Store
+from bot.store import OutboxStatus, Store, open_store
 from tests.services.delivery.fake_discord import FakeDiscord
 from tests.services.delivery.support import LEASE, Clock, queue_alerts, rows_of, worker
 
@@ -69,3 +74,41 @@ async def test_stop_after_grace_cancels_send_and_row_stays_leased(
     clock.advance(LEASE + timedelta(seconds=1))
     assert (await worker(store, sender, clock).run_once()).sent == 1
     assert len(fake.messages) == 1
+
+
+async def test_a_locked_sqlite_database_is_one_log_line_and_a_retry(
+    tmp_path: Path,
+    fake: FakeDiscord,
+    sender: DiscordSender,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """SQLite "database is locked": the worker logs it once, keeps running, delivers after."""
+    path = tmp_path / "locked.db"
+    store = await open_store(f"sqlite+aiosqlite:///{path}")
+    try:
+        await queue_alerts(store, CH)
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")  # another program holds the file
+        w = worker(store, sender, clock, idle_seconds=0.2)
+        caplog.set_level(logging.DEBUG, logger="bot.database")
+        loop = asyncio.create_task(w.run_forever())
+        await asyncio.sleep(12)  # two tries at SQLite's 5 s busy timeout, and their backoff
+        assert not loop.done()
+        assert fake.messages == []
+        errors = [
+            r for r in caplog.records if r.name == "bot.database" and r.levelno >= logging.ERROR
+        ]
+        assert len(errors) == 1
+        assert "database is locked" in errors[0].getMessage()
+        blocker.execute("COMMIT")
+        blocker.close()
+        async with asyncio.timeout(20):
+            await fake.wait_until(lambda: len(fake.messages) == 1)
+        async with asyncio.timeout(5):  # logged once the batch that sent it is over
+            while not any("reachable again" in r.getMessage() for r in caplog.records):
+                await asyncio.sleep(0.05)
+        await w.stop(grace=1)
+        await asyncio.wait_for(loop, 2)
+    finally:
+        await store.close()
