@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from bot.core.changes import ALERT_KINDS, Change, ChangeKind
-from bot.core.snapshot import Source
+from bot.core.snapshot import Snapshot, Source
 from bot.core.subscriptions import Subscription
 
 # How long an unsent date change waits for another slip of the same item to merge with.
@@ -81,12 +81,22 @@ def matches(sub: Subscription, change: Change) -> bool:
     launch service provider; ``None`` means "all", and an item whose type or provider LL2 left
     null passes only the "all" filter.
     """
-    if not sub.enabled or not change.alertable:
+    if not change.alertable or change.kind not in sub.kinds:
         return False
-    if change.source not in sub.sources or change.kind not in sub.kinds:
+    return follows(sub, change.item)
+
+
+def follows(sub: Subscription, item: Snapshot) -> bool:
+    """Whether ``sub`` is about ``item`` at all, whatever the alert kind.
+
+    The filter half of :func:`matches`, shared with the reminder planner so both agree on which
+    items a subscription covers: a paused subscription follows nothing; events are filtered by
+    type, launches by provider; ``None`` means "all", and an item whose type or provider LL2 left
+    null passes only the "all" filter.
+    """
+    if not sub.enabled or item.source not in sub.sources:
         return False
-    item = change.item
-    if change.source is Source.EVENT:
+    if item.source is Source.EVENT:
         wanted, actual = sub.event_types, item.type_id
     else:
         wanted, actual = sub.providers, item.provider_id

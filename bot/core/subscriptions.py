@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from bot.core.changes import ALERT_KINDS, ChangeKind
 from bot.core.snapshot import Source
@@ -12,7 +12,8 @@ class Subscription(BaseModel):
     """One channel's standing order for alerts.
 
     ``event_types`` and ``providers`` are ``None`` for "all"; an empty set would match nothing,
-    so validation (see :func:`bot.core.subscription_options`) refuses it.
+    so validation (see :func:`bot.core.subscription_options`) refuses it. ``reminders`` are the
+    T-minus offsets in minutes, largest first; empty (the default) sends no reminders.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -27,6 +28,13 @@ class Subscription(BaseModel):
     role_id: int | None = None
     enabled: bool = True
     disabled_reason: str | None = None
+    reminders: tuple[int, ...] = ()
+
+    @field_validator("reminders")
+    @classmethod
+    def _largest_first(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        # One stored and compared form, however the offsets were typed or loaded.
+        return tuple(sorted(set(value), reverse=True))
 
 
 def same_filters(a: Subscription, b: Subscription) -> bool:
