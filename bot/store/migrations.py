@@ -81,9 +81,18 @@ def _outbox_claims_and_deadlines(conn: Connection) -> None:
     _add_column(conn, "outbox", schema.outbox.c.deadline)
 
 
+def _subscription_reminders(conn: Connection) -> None:
+    """Version 3: subscriptions may ask for T-minus reminders.
+
+    Nullable, and NULL means none: existing subscriptions send exactly what they sent before.
+    """
+    _add_column(conn, "subscriptions", schema.subscriptions.c.reminders)
+
+
 MIGRATIONS: list[tuple[int, MigrationStep]] = [
     (1, _baseline),
     (2, _outbox_claims_and_deadlines),
+    (3, _subscription_reminders),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

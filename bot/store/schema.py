@@ -122,6 +122,8 @@ subscriptions = Table(
     Column("disabled_reason", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # JSON list of reminder offsets in minutes, largest first; NULL = none. Schema version 3.
+    Column("reminders", Text, nullable=True),
     Index("ix_subscriptions_guild_id", "guild_id"),
     Index("ix_subscriptions_channel_id", "channel_id"),
 )

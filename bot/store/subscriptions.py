@@ -12,7 +12,7 @@ from bot.core.changes import ALERT_KINDS, ChangeKind
 from bot.core.snapshot import Source
 from bot.core.subscriptions import Subscription
 from bot.store import schema
-from bot.store.base import StoreBase, dump_set, load_json, require_aware
+from bot.store.base import StoreBase, dump_json, dump_set, load_json, require_aware
 
 _T = schema.subscriptions
 
@@ -27,6 +27,7 @@ UPDATABLE_FIELDS = frozenset(
         "role_id",
         "enabled",
         "disabled_reason",
+        "reminders",
     }
 )
 
@@ -49,6 +50,7 @@ def _subscription(row: Row[Any]) -> Subscription:
         role_id=row.role_id,
         enabled=bool(row.enabled),
         disabled_reason=row.disabled_reason,
+        reminders=tuple(load_json(row.reminders) or ()),
     )
 
 
@@ -63,6 +65,8 @@ def _columns(sub: Subscription) -> dict[str, Any]:
         "role_id": sub.role_id,
         "enabled": sub.enabled,
         "disabled_reason": sub.disabled_reason,
+        # NULL, not "[]", for none: the same as a subscription made before reminders existed.
+        "reminders": dump_json(list(sub.reminders)) if sub.reminders else None,
     }
 
 
@@ -79,12 +83,14 @@ class SubscriptionQueries(StoreBase):
         providers: Iterable[int] | None = None,
         kinds: Iterable[ChangeKind] = ALERT_KINDS,
         role_id: int | None = None,
+        reminders: Iterable[int] = (),
         now: datetime | None = None,
     ) -> Subscription:
         """Create an enabled subscription and return it with its new id.
 
-        ``event_types``/``providers`` None means "all". Validation of the choices (non-empty
-        sets, known kinds) belongs to the command layer; the store keeps what it is given.
+        ``event_types``/``providers`` None means "all"; ``reminders`` are offsets in minutes.
+        Validation of the choices (non-empty sets, known kinds, offset bounds) belongs to the
+        command layer; the store keeps what it is given.
         """
         draft = Subscription(
             id=0,
@@ -95,6 +101,7 @@ class SubscriptionQueries(StoreBase):
             providers=None if providers is None else frozenset(providers),
             kinds=frozenset(kinds),
             role_id=role_id,
+            reminders=tuple(reminders),
         )
         return await self.insert_subscription(draft, now=now)
 

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import Column, Connection, Integer, MetaData, Table, delete, insert, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.store import LATEST_VERSION, SchemaTooNewError, create_engine, migrate, schema
+from bot.core.changes import ChangeKind
+from bot.store import LATEST_VERSION, SchemaTooNewError, Store, create_engine, migrate, schema
 from bot.store.migrations import MIGRATIONS, MigrationStep, current_version
 from tests.store.dbutil import DbTarget
 
@@ -190,5 +191,37 @@ async def test_version_1_outbox_upgrades_to_claims_and_deadlines(db_target: DbTa
                 )
             ).one()
         assert tuple(row) == ("old-row", None, None, "pending")
+    finally:
+        await engine.dispose()
+
+
+async def test_version_2_subscriptions_upgrade_to_reminders(db_target: DbTarget) -> None:
+    """A version-2 database gains subscriptions.reminders; its subscriptions get no reminders."""
+    engine = db_target.engine()
+    try:
+        await migrate(engine)
+        fresh = await _columns(engine, "subscriptions")
+        # Make it the version-2 shape: subscriptions as they were before schema version 3.
+        async with engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE subscriptions DROP COLUMN reminders"))
+            await conn.execute(text("UPDATE schema_version SET version = 2"))
+            await conn.execute(
+                text(
+                    "INSERT INTO subscriptions (guild_id, channel_id, sources, kinds, enabled,"
+                    " created_at, updated_at) VALUES (1, 2, '[\"event\"]', '[\"webcast_live\"]',"
+                    " true, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+        assert "reminders" not in await _columns(engine, "subscriptions")
+
+        assert await migrate(engine) == LATEST_VERSION
+        assert await _columns(engine, "subscriptions") == fresh
+        store = Store(engine)
+        [sub] = await store.list_subscriptions()
+        assert (sub.channel_id, sub.kinds, sub.reminders) == (
+            2,
+            frozenset({ChangeKind.WEBCAST_LIVE}),
+            (),
+        )
     finally:
         await engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from bot.core.changes import ALERT_KINDS, ChangeKind
 from bot.core.snapshot import Source
@@ -136,3 +137,32 @@ async def test_disable_channel_disables_all_of_that_channel(store: Store) -> Non
     still = await store.get_subscription(other.id)
     assert still is not None
     assert still.enabled
+
+
+async def test_reminders_default_to_none_and_are_stored_as_null(store: Store) -> None:
+    """A subscription made without reminders has none, stored as NULL like an old row."""
+    sub = await store.add_subscription(GUILD, CHANNEL)
+    assert sub.reminders == ()
+    async with store.transaction() as tx:
+        stored = await tx.connection.execute(
+            text("SELECT reminders FROM subscriptions WHERE id = :id"), {"id": sub.id}
+        )
+        assert stored.scalar_one() is None
+
+
+async def test_reminders_roundtrip_largest_first(store: Store) -> None:
+    """Offsets come back as minutes, distinct, largest first."""
+    sub = await store.add_subscription(GUILD, CHANNEL, reminders=[10, 1440, 60, 10])
+    assert sub.reminders == (1440, 60, 10)
+    assert (await store.get_subscription(sub.id)) == sub
+
+
+async def test_update_sets_and_clears_reminders(store: Store) -> None:
+    """update_subscription changes the reminders alone, and an empty list clears them."""
+    sub = await store.add_subscription(GUILD, CHANNEL, kinds=[ChangeKind.WEBCAST_LIVE])
+    updated = await store.update_subscription(sub.id, reminders=[10, 60])
+    assert updated == sub.model_copy(update={"reminders": (60, 10)})
+    assert await store.get_subscription(sub.id) == updated
+    cleared = await store.update_subscription(sub.id, reminders=[])
+    assert cleared == sub
+    assert await store.get_subscription(sub.id) == sub
