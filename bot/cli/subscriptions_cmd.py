@@ -1,4 +1,4 @@
-"""``subscriptions add|list|remove``: manage subscriptions from the terminal.
+"""``subscriptions add|list|edit|remove``: manage subscriptions from the terminal.
 
 The same parser and rules as the slash commands (:mod:`bot.core.subscription_options`), so an
 option the terminal accepts, Discord accepts too. Output is meant for scripts as much as for
@@ -15,9 +15,11 @@ from typing import Any
 
 from bot.cli import EXIT_FAILURE, EXIT_OK, CliError
 from bot.config import Settings
+from bot.core.reminders import describe_offsets
 from bot.core.subscription_options import (
     OptionError,
     describe_subscription,
+    parse_reminders,
     parse_snowflake,
     parse_subscription_options,
 )
@@ -36,15 +38,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument("--providers", default="all", help="all, or agency ids: 121,...")
     add.add_argument("--kinds", default="all", help="all, or webcast_live,date_changed,...")
     add.add_argument("--role", metavar="ID", help="role to mention")
+    add.add_argument("--reminders", metavar="OFFSETS", help="T-minus reminders: 24h,1h,10m")
     lst = actions.add_parser("list", help="list subscriptions")
     lst.add_argument("--guild", metavar="ID")
     lst.add_argument("--format", choices=("text", "json"), default="text")
+    edit = actions.add_parser("edit", help="change a subscription's reminders")
+    edit.add_argument("id", metavar="ID")
+    edit.add_argument(
+        "--reminders", required=True, metavar="OFFSETS", help="24h,1h,10m, or none to clear"
+    )
     rm = actions.add_parser("remove", help="remove a subscription")
     rm.add_argument("id", metavar="ID")
 
 
 async def subscriptions(args: argparse.Namespace, settings: Settings) -> int:
-    """Dispatch ``add``, ``list`` or ``remove``."""
+    """Dispatch ``add``, ``list``, ``edit`` or ``remove``."""
     try:
         store = await open_store(settings.database.url)
     except SchemaTooNewError as exc:
@@ -56,6 +64,8 @@ async def subscriptions(args: argparse.Namespace, settings: Settings) -> int:
             return await _add(store, args)
         if args.action == "list":
             return await _list(store, args)
+        if args.action == "edit":
+            return await _edit(store, args)
         return await _remove(store, args)
     except OptionError as exc:
         raise CliError(str(exc)) from None
@@ -73,6 +83,7 @@ async def _add(store: Store, args: argparse.Namespace) -> int:
         providers=args.providers,
         kinds=args.kinds,
         role=args.role,
+        reminders=args.reminders,
         # Before the first poll the cache is empty: accept the ids rather than refuse them all.
         known_types=known or None,
     )
@@ -111,6 +122,23 @@ async def _list(store: Store, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _edit(store: Store, args: argparse.Namespace) -> int:
+    sub_id = _subscription_id(args.id)
+    reminders = parse_reminders(args.reminders, "--reminders")
+    updated = await store.update_subscription(sub_id, reminders=reminders)
+    if updated is None:
+        raise CliError(f"no subscription #{sub_id}", EXIT_FAILURE)
+    print(f"subscription #{sub_id} reminders: {describe_offsets(updated.reminders)}")
+    return EXIT_OK
+
+
+def _subscription_id(raw: str) -> int:
+    text = str(raw).strip().lstrip("#")
+    if not (text.isascii() and text.isdigit()) or int(text) == 0 or int(text) >= 2**31:
+        raise CliError(f"ID: {raw!r} is not a subscription id (see 'subscriptions list')")
+    return int(text)
+
+
 async def _remove(store: Store, args: argparse.Namespace) -> int:
     text = str(args.id).strip().lstrip("#")
     if not (text.isascii() and text.isdigit()) or int(text) == 0 or int(text) >= 2**31:
@@ -137,4 +165,5 @@ def _as_json(sub: Subscription) -> dict[str, Any]:
         "role_id": None if sub.role_id is None else str(sub.role_id),
         "enabled": sub.enabled,
         "disabled_reason": sub.disabled_reason,
+        "reminders": list(sub.reminders),  # minutes before T-0, largest first
     }

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.core.changes import ALERT_KINDS, ChangeKind
+from bot.core.reminders.offsets import OffsetError, describe_offsets, parse_offsets
 from bot.core.snapshot import Source
 from bot.core.subscriptions import Subscription
 
@@ -57,6 +58,7 @@ class SubscriptionOptions:
     providers: frozenset[int] | None
     kinds: frozenset[ChangeKind]
     role_id: int | None = None
+    reminders: tuple[int, ...] = ()
 
     def to_subscription(self, subscription_id: int) -> Subscription:
         """The enabled :class:`Subscription` these options describe."""
@@ -69,6 +71,7 @@ class SubscriptionOptions:
             providers=self.providers,
             kinds=self.kinds,
             role_id=self.role_id,
+            reminders=self.reminders,
         )
 
 
@@ -126,6 +129,15 @@ def parse_kinds(text: str) -> frozenset[ChangeKind]:
     return frozenset(by_value[w] for w in words)
 
 
+def parse_reminders(text: str, what: str) -> tuple[int, ...]:
+    """``"24h,1h,10m"`` to minutes, largest first (``"none"`` clears); see
+    :func:`bot.core.reminders.parse_offsets`. Errors name the option: ``--reminders: ...``."""
+    try:
+        return parse_offsets(text)
+    except OffsetError as exc:
+        raise OptionError(f"{what}: {exc}") from None
+
+
 def parse_snowflake(text: str, what: str) -> int:
     """A Discord id (guild, channel, role): a positive integer below 2**64."""
     word = text.strip()
@@ -146,6 +158,7 @@ def parse_subscription_options(
     providers: str = "all",
     kinds: str = "all",
     role: str | None = None,
+    reminders: str | None = None,
     known_types: Mapping[int, str] | None = None,
     known_providers: Mapping[int, str] | None = None,
     prefix: str = "--",
@@ -153,6 +166,7 @@ def parse_subscription_options(
     """Parse every option of ``subscriptions add`` (or the slash command) and check them together.
 
     ``prefix`` is prepended to option names in errors: ``"--"`` for the CLI, ``""`` for Discord.
+    ``reminders`` None (the option not given) means no reminders.
     A type filter without events (or a provider filter without launches) is refused: it would
     silently do nothing, which is never what the user meant.
     """
@@ -181,6 +195,7 @@ def parse_subscription_options(
         providers=provider_ids,
         kinds=parse_kinds(kinds),
         role_id=role_id,
+        reminders=() if reminders is None else parse_reminders(reminders, f"{prefix}reminders"),
     )
 
 
@@ -190,7 +205,8 @@ def describe_subscription(
     provider_names: Mapping[int, str] | None = None,
 ) -> str:
     """One readable line, e.g. ``#4 in <#123>: events (Docking, EVA), launches (all providers);
-    alerts: webcast live, date changes; pings <@&456>; paused: missing permissions``.
+    alerts: webcast live, date changes; reminders: T-1 h, T-10 min; pings <@&456>; paused:
+    missing permissions`` (no reminders part when it has none).
 
     Ids missing from the name maps show as ``type 99`` / ``provider 121``.
     """
@@ -206,6 +222,8 @@ def describe_subscription(
     else:
         labels = [_KIND_LABELS[kind] for kind in ALERT_KINDS if kind in sub.kinds]
         parts.append(f"alerts: {', '.join(labels) or 'none'}")
+    if sub.reminders:
+        parts.append(f"reminders: {describe_offsets(sub.reminders)}")
     if sub.role_id is not None:
         parts.append(f"pings <@&{sub.role_id}>")
     if not sub.enabled:

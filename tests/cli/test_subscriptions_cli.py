@@ -80,6 +80,7 @@ def test_add_list_remove_round_trip(db_url: str) -> None:
             "role_id": ROLE,
             "enabled": True,
             "disabled_reason": None,
+            "reminders": [],
         }
     ]
 
@@ -94,6 +95,14 @@ def test_add_list_remove_round_trip(db_url: str) -> None:
         (["add", "--guild", GUILD, "--channel", CHANNEL, "--kinds", "bogus"], "unknown kind"),
         (["add", "--guild", GUILD, "--channel", CHANNEL, "--role", GUILD], "@everyone role"),
         (["remove", "abc"], "is not a subscription id"),
+        (
+            ["add", "--guild", GUILD, "--channel", CHANNEL, "--reminders", "5x"],
+            "--reminders: '5x' is not an offset",
+        ),
+        (["edit", "1", "--reminders", "8d"], "--reminders: '8d' is too far ahead"),
+        (["edit", "1", "--reminders", "0m"], "--reminders: '0m' is too short"),
+        (["edit", "1", "--reminders", "1,2,3,4,5,6,7,8,9"], "9 offsets is too many"),
+        (["edit", "abc", "--reminders", "1h"], "is not a subscription id"),
     ],
 )
 def test_bad_value_is_one_line_exit_2(db_url: str, args: list[str], message: str) -> None:
@@ -144,3 +153,29 @@ def test_adding_the_same_subscription_twice_is_refused(db_url: str) -> None:
     assert other.returncode == 0, other.stderr
     listed = _cli(db_url, "list", "--format", "json")
     assert [s["id"] for s in json.loads(listed.stdout)] == [1, 2]
+
+
+def test_reminders_are_added_listed_and_edited(db_url: str) -> None:
+    """--reminders on add shows in JSON as minutes, largest first, and as words in text; edit
+    changes them and 'none' clears them."""
+    added = _cli(db_url, "add", "--guild", GUILD, "--channel", CHANNEL, "--reminders", "10m,1h")
+    assert added.returncode == 0, added.stderr
+    listed = json.loads(_cli(db_url, "list", "--format", "json").stdout)
+    assert listed[0]["reminders"] == [60, 10]
+    assert "; reminders: T-1 h, T-10 min" in _cli(db_url, "list").stdout
+
+    edited = _cli(db_url, "edit", "1", "--reminders", "24h")
+    assert (edited.returncode, edited.stdout.strip()) == (0, "subscription #1 reminders: T-24 h")
+    assert json.loads(_cli(db_url, "list", "--format", "json").stdout)[0]["reminders"] == [1440]
+
+    cleared = _cli(db_url, "edit", "1", "--reminders", "none")
+    assert (cleared.returncode, cleared.stdout.strip()) == (0, "subscription #1 reminders: none")
+    assert json.loads(_cli(db_url, "list", "--format", "json").stdout)[0]["reminders"] == []
+    assert "reminders" not in _cli(db_url, "list").stdout
+
+
+def test_editing_a_missing_subscription_exits_1(db_url: str) -> None:
+    """edit of an id that does not exist says so and exits 1."""
+    result = _cli(db_url, "edit", "42", "--reminders", "1h")
+    assert result.returncode == 1
+    assert _only_error_line(result) == "error: no subscription #42"

@@ -12,6 +12,7 @@ from bot.core.subscription_options import (
     describe_subscription,
     parse_id_list,
     parse_kinds,
+    parse_reminders,
     parse_snowflake,
     parse_sources,
     parse_subscription_options,
@@ -262,3 +263,31 @@ def test_describe_launches_only() -> None:
     """A launches-only subscription does not mention events."""
     subscription = sub(3, 123, sources=frozenset({Source.LAUNCH}))
     assert describe_subscription(subscription, {}).startswith("#3 in <#123>: launches (")
+
+
+# --- reminders -------------------------------------------------------------------------------
+
+
+def test_parse_reminders_names_the_option_in_errors() -> None:
+    """A bad offset is an OptionError naming the option, like every other option."""
+    with pytest.raises(OptionError) as info:
+        parse_reminders("5x", "--reminders")
+    assert str(info.value) == (
+        "--reminders: '5x' is not an offset; use minutes, hours or days such as 24h, 1h, 10m"
+    )
+
+
+def test_subscription_options_carry_reminders() -> None:
+    """reminders text becomes minutes on the subscription; left out, there are none."""
+    with_reminders = parse_subscription_options(guild=GUILD, channel=CHANNEL, reminders="1h,10m")
+    assert with_reminders.to_subscription(1).reminders == (60, 10)
+    plain = parse_subscription_options(guild=GUILD, channel=CHANNEL)
+    assert plain.to_subscription(1).reminders == ()
+
+
+def test_describe_subscription_lists_reminders_only_when_set() -> None:
+    """'reminders: T-1 h, T-10 min' appears for a subscription with reminders, else nothing."""
+    base = sub(4)
+    assert "reminders" not in describe_subscription(base, EVENT_TYPES)
+    line = describe_subscription(base.model_copy(update={"reminders": (60, 10)}), EVENT_TYPES)
+    assert "; alerts: all; reminders: T-1 h, T-10 min" in line
