@@ -213,3 +213,89 @@ async def test_subscribe_warns_when_the_role_ping_would_not_notify(world: World)
     answer = await subscribe(world, channel=channel, role=quiet)
     assert answer.startswith("✅ Subscribed.")
     assert f"⚠️ <@&{quiet.id}> is not mentionable" in answer
+
+
+async def test_subscribe_with_reminders_saves_them(world: World) -> None:
+    """The ``reminders`` option is stored as minutes and named in the answer."""
+    answer = await subscribe(world, reminders="10m,1h")
+    [sub] = await world.store.list_subscriptions(world.guild.id)
+    assert sub.reminders == (60, 10)
+    assert "; reminders: T-1 h, T-10 min" in answer
+
+
+async def test_subscribe_refuses_bad_reminders(world: World) -> None:
+    """A bad offset is an ephemeral one-line error, and nothing is saved."""
+    answer = await subscribe(world, reminders="5x")
+    assert answer == (
+        "❌ reminders: '5x' is not an offset; use minutes, hours or days such as 24h, 1h, 10m"
+    )
+    assert await world.store.list_subscriptions() == []
+
+
+async def test_reminders_command_sets_and_clears_offsets(world: World) -> None:
+    """/spacecast reminders replaces the offsets; 'none' turns them off."""
+    await subscribe(world)
+    result = await world.admin.slash(
+        world.channel, "spacecast reminders", subscription=1, offsets="24h,10m"
+    )
+    assert_responded(
+        result,
+        content=f"⏰ Subscription #1 (<#{world.channel.id}>) reminders: T-24 h, T-10 min.",
+        ephemeral=True,
+    )
+    sub = await world.store.get_subscription(1)
+    assert sub is not None
+    assert sub.reminders == (1440, 10)
+    await world.admin.slash(world.channel, "spacecast reminders", subscription=1, offsets="none")
+    cleared = await world.store.get_subscription(1)
+    assert cleared is not None
+    assert cleared.reminders == ()
+
+
+async def test_reminders_command_refuses_bad_offsets(world: World) -> None:
+    """Too many offsets get an ephemeral error and the subscription is unchanged."""
+    await subscribe(world, reminders="1h")
+    result = await world.admin.slash(
+        world.channel, "spacecast reminders", subscription=1, offsets="1,2,3,4,5,6,7,8,9"
+    )
+    assert_responded(
+        result, content="❌ offsets: 9 offsets is too many (at most 8)", ephemeral=True
+    )
+    sub = await world.store.get_subscription(1)
+    assert sub is not None
+    assert sub.reminders == (60,)
+
+
+async def test_reminders_command_cannot_touch_another_servers_subscription(world: World) -> None:
+    """Another server's id is answered like an unknown id, and keeps its reminders."""
+    other = await world.store.add_subscription(424242424242424242, 535353535353535353)
+    result = await world.admin.slash(
+        world.channel, "spacecast reminders", subscription=other.id, offsets="1h"
+    )
+    assert_responded(
+        result, contains=f"There is no subscription #{other.id} in this server", ephemeral=True
+    )
+    assert await world.store.get_subscription(other.id) == other
+
+
+async def test_reminders_command_needs_manage_server(world: World) -> None:
+    """A member granted the command still cannot change reminders."""
+    await subscribe(world)
+    world.guild.set_command_permissions(world.command_ids["spacecast"], {world.member: True})
+    result = await world.member.slash(
+        world.channel, "spacecast reminders", subscription=1, offsets="1h"
+    )
+    assert_responded(result, contains="need the **Manage Server** permission", ephemeral=True)
+    sub = await world.store.get_subscription(1)
+    assert sub is not None
+    assert sub.reminders == ()
+
+
+async def test_list_shows_reminders(world: World) -> None:
+    """/spacecast list names each subscription's reminders."""
+    await subscribe(world, reminders="1h,10m")
+    result = await world.admin.slash(world.channel, "spacecast list")
+    assert result.response is not None
+    [embed] = result.response.embeds
+    assert embed.description is not None
+    assert embed.description.endswith("; reminders: T-1 h, T-10 min")

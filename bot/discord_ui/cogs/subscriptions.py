@@ -1,4 +1,5 @@
-"""``/spacecast subscribe | unsubscribe | list | pause | resume``: which channel gets which alerts.
+"""``/spacecast subscribe | unsubscribe | list | pause | resume | reminders``: which channel
+gets which alerts, and which T-minus reminders.
 
 Validation and wording are shared with the terminal's ``spacecast subscriptions`` through
 :mod:`bot.core.subscription_options`; every answer here is ephemeral (configuration chatter is
@@ -13,7 +14,12 @@ import discord
 from discord import app_commands
 
 from bot.core.changes import ALERT_KINDS
-from bot.core.subscription_options import describe_subscription, parse_subscription_options
+from bot.core.reminders import describe_offsets
+from bot.core.subscription_options import (
+    describe_subscription,
+    parse_reminders,
+    parse_subscription_options,
+)
 from bot.core.subscriptions import Subscription, duplicate_of
 from bot.discord_ui import autocomplete as ac
 from bot.discord_ui.checks import require_bot_can_post, require_manager, text_channel
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
 SubscriptionId = app_commands.Range[int, 1, 2**53 - 1]
 ListText = app_commands.Range[str, 1, 1000]
 Reason = app_commands.Range[str, 1, 200]
+OffsetsText = app_commands.Range[str, 1, 100]
 
 # Bounds one server's footprint (and keeps /spacecast list readable).
 MAX_SUBSCRIPTIONS_PER_GUILD = 50
@@ -134,6 +141,7 @@ class SubscriptionCommands(CogBase):
         providers="Launch provider ids, comma-separated, e.g. 121 for SpaceX (default: all)",
         kinds="Which alerts, comma-separated: webcast_live, date_changed... (default: all)",
         role="Role to ping with each alert (default: none)",
+        reminders="T-minus reminders, comma-separated: 24h,1h,10m (default: none)",
     )
     @app_commands.autocomplete(
         types=_complete_types, providers=_complete_providers, kinds=_complete_kinds
@@ -148,6 +156,7 @@ class SubscriptionCommands(CogBase):
         providers: ListText | None = None,
         kinds: ListText | None = None,
         role: discord.Role | None = None,
+        reminders: OffsetsText | None = None,
     ) -> None:
         """Create a subscription after checking the bot can post in the channel."""
         async with answering(interaction):
@@ -167,6 +176,7 @@ class SubscriptionCommands(CogBase):
                 providers=providers or "all",
                 kinds=kinds or "all",
                 role=str(role.id) if role is not None else None,
+                reminders=reminders,
                 known_types=type_names or None,  # before the first poll, any id is accepted
                 prefix="",
             )
@@ -269,3 +279,28 @@ class SubscriptionCommands(CogBase):
             require_bot_can_post(guild, channel)
             await self.store.set_subscription_enabled(sub.id, True, now=self.now())
             await reply(interaction, f"▶️ Resumed subscription #{sub.id} ({channel.mention}).")
+
+    @app_commands.command(name="reminders", description="Set a subscription's T-minus reminders")
+    @app_commands.describe(
+        subscription_id="The subscription to change (see /spacecast list)",
+        offsets="Comma-separated, e.g. 24h,1h,10m; 'none' turns reminders off",
+    )
+    @app_commands.rename(subscription_id="subscription")
+    @app_commands.autocomplete(subscription_id=_complete_subscription)
+    async def reminders(
+        self, interaction: Interaction, subscription_id: SubscriptionId, offsets: OffsetsText
+    ) -> None:
+        """Replace the reminder offsets of one of this server's subscriptions."""
+        async with answering(interaction):
+            guild = require_manager(interaction)
+            parsed = parse_reminders(offsets, "offsets")  # a bad text never reaches the store
+            await defer(interaction)
+            sub = await self._own_subscription(guild, subscription_id)
+            updated = await self.store.update_subscription(sub.id, reminders=parsed, now=self.now())
+            if updated is None:
+                raise UserError(f"Subscription #{sub.id} was just removed.")
+            await reply(
+                interaction,
+                f"⏰ Subscription #{sub.id} (<#{sub.channel_id}>) reminders: "
+                f"{describe_offsets(updated.reminders)}.",
+            )
