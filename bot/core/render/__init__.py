@@ -10,7 +10,8 @@ bottom up (each imports only the ones above it in this list):
 - :mod:`~bot.core.render.when`: dates in words or as Discord timestamps, by precision;
 - :mod:`~bot.core.render.embeds`: one change or item as an embed;
 - :mod:`~bot.core.render.text`: one change as a terminal line or a JSON object (``watch``);
-- :mod:`~bot.core.render.compose`: whole alert messages (grouping, role mention, buttons).
+- :mod:`~bot.core.render.compose`: whole alert messages (grouping, role mention, buttons);
+- :mod:`~bot.core.render.reminder`: the T-minus reminder message.
 """
 
 from bot.core.render.compose import (
@@ -23,6 +24,7 @@ from bot.core.render.compose import (
 from bot.core.render.fit import message_problems, truncate
 from bot.core.render.limits import CONTENT_MAX
 from bot.core.render.message import EmbedData, EmbedField, LinkButton, MessageData
+from bot.core.render.reminder import render_reminder
 from bot.core.render.text import change_to_json, change_to_text
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "message_problems",
     "render_item",
     "render_message",
+    "render_reminder",
     "render_upcoming",
     "sample_change",
     "truncate",
