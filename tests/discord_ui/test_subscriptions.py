@@ -213,3 +213,13 @@ async def test_subscribe_warns_when_the_role_ping_would_not_notify(world: World)
     answer = await subscribe(world, channel=channel, role=quiet)
     assert answer.startswith("✅ Subscribed.")
     assert f"⚠️ <@&{quiet.id}> is not mentionable" in answer
+
+
+async def test_id_autocomplete_offers_nothing_to_a_member_without_manage_server(
+    world: World,
+) -> None:
+    """A member granted the command must not learn the server's subscriptions from suggestions."""
+    await subscribe(world)
+    world.guild.set_command_permissions(world.command_ids["spacecast"], {world.member: True})
+    choices = await world.member.autocomplete(world.channel, "spacecast unsubscribe", "id", "")
+    assert choices == []

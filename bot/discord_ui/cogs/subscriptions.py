@@ -16,7 +16,12 @@ from bot.core.changes import ALERT_KINDS
 from bot.core.subscription_options import describe_subscription, parse_subscription_options
 from bot.core.subscriptions import Subscription, duplicate_of
 from bot.discord_ui import autocomplete as ac
-from bot.discord_ui.checks import require_bot_can_post, require_manager, text_channel
+from bot.discord_ui.checks import (
+    is_manager,
+    require_bot_can_post,
+    require_manager,
+    text_channel,
+)
 from bot.discord_ui.cogs.base import CogBase
 from bot.discord_ui.errors import UserError, answering, defer, reply
 
@@ -98,7 +103,9 @@ class SubscriptionCommands(CogBase):
         self, interaction: Interaction, current: str
     ) -> list[app_commands.Choice[int]]:
         guild = interaction.guild
-        if guild is None:
+        # Suggestions would list the server's subscriptions to anyone the command is granted
+        # to; the commands themselves refuse members without Manage Server, so offer them none.
+        if guild is None or not is_manager(interaction):
             return []
         subs = await self.store.list_subscriptions(guild.id)
         labelled = []
