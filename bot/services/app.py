@@ -1,4 +1,5 @@
-"""Composition root for ``run``: LL2 client, poller, delivery worker, scheduler, lease, metrics.
+"""Composition root for ``run``: LL2 client, poller, delivery worker (and its admin notices),
+scheduler, lease, metrics.
 
 Everything is created in :meth:`AppServices.start` (called from the bot's ``setup_hook``), so a
 failed Discord login leaves nothing open, and stopped in reverse order on close.
@@ -32,6 +33,7 @@ from bot.config import Settings
 from bot.discord_ui.sender import DiscordSender
 from bot.ll2 import LL2Client
 from bot.services import metrics
+from bot.services.delivery.notices import AdminNotifier, CachedSystemChannels, attach_notifier
 from bot.services.delivery.worker import DeliveryWorker
 from bot.services.leader import (
     DEFAULT_HEARTBEAT_SECONDS,
@@ -132,7 +134,9 @@ class AppServices:
         self._client = client
         poller = Poller(store, client, settings)
         shards = shard_spec(settings)
-        worker = DeliveryWorker(store, DiscordSender(bot), settings.delivery, shards=shards)
+        sender = DiscordSender(bot)
+        worker = DeliveryWorker(store, sender, settings.delivery, shards=shards)
+        attach_notifier(worker, AdminNotifier(store, sender, CachedSystemChannels(bot)))
         self._worker = worker
         self._worker_task = asyncio.create_task(worker.run_forever(), name="delivery")
         lease = lease_for(
