@@ -8,6 +8,7 @@ import discord
 from simcord import assert_responded
 
 from bot import __version__
+from bot.core.admin_notice import disabled_reason
 from tests.discord_ui.conftest import World
 from tests.store.samples import outbox_row
 
@@ -112,3 +113,29 @@ async def test_status_counts_only_this_servers_deliveries(world: World) -> None:
     assert result.response is not None
     fields = {f.name: f.value for f in result.response.embeds[0].fields}
     assert fields["Deliveries"] == "2 pending · 0 failed"
+
+
+async def test_status_shows_disabled_subscriptions_and_the_fix(world: World) -> None:
+    """Subscriptions Discord's refusal turned off are listed with its words and the fix."""
+    dead = world.guild.create_text_channel("dead")
+    sub = await world.store.add_subscription(world.guild.id, dead.id)
+    paused = await world.store.add_subscription(world.guild.id, world.channel.id)
+    await world.store.set_subscription_enabled(paused.id, False, "launch week")
+    await world.store.disable_channel(dead.id, disabled_reason("403 50013: Missing Permissions"))
+    result = await world.admin.slash(world.channel, "spacecast status")
+    assert result.response is not None
+    fields = {f.name: f.value for f in result.response.embeds[0].fields}
+    assert fields["⚠️ Disabled subscriptions"] == (
+        f"#{sub.id} in <#{dead.id}>: 403 50013: Missing Permissions\n"
+        "Give me **View Channel**, **Send Messages** and **Embed Links** there, "
+        "then run `/spacecast resume <id>`."
+    )
+
+
+async def test_status_without_disabled_subscriptions_has_no_such_field(world: World) -> None:
+    """A healthy server's status does not carry an empty warning."""
+    await world.store.add_subscription(world.guild.id, world.channel.id)
+    result = await world.admin.slash(world.channel, "spacecast status")
+    assert result.response is not None
+    names = [f.name for f in result.response.embeds[0].fields]
+    assert "⚠️ Disabled subscriptions" not in names

@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 
 from bot import __version__
+from bot.core.admin_notice import disabled_summary
 from bot.core.render import render_message, sample_change
 from bot.discord_ui.checks import require_bot_can_post, require_manager, text_channel
 from bot.discord_ui.cogs.base import CogBase
@@ -53,7 +54,7 @@ class AdminCommands(CogBase):
 
     @app_commands.command(name="status", description="Show polling, API budget and delivery health")
     async def status(self, interaction: Interaction) -> None:
-        """Last and next poll, LL2 requests this hour, this server's backlog, version, shards."""
+        """Polls, LL2 requests this hour, this server's backlog and disabled subscriptions."""
         async with answering(interaction):
             # The group is hidden from members without Manage Server, but a server can grant it
             # to anyone: the backlog and subscription problems are for its managers only.
@@ -74,6 +75,9 @@ class AdminCommands(CogBase):
                 value=f"{counts[OutboxStatus.PENDING]} pending · "
                 f"{counts[OutboxStatus.FAILED]} failed",
             )
+            problems = disabled_summary(await self.store.list_subscriptions(guild.id))
+            if problems is not None:
+                embed.add_field(name="⚠️ Disabled subscriptions", value=problems, inline=False)
             embed.add_field(name="Shards", value=shard_text(self.bot, guild), inline=False)
             embed.set_footer(text=f"Spacecast {__version__} · discord.py {discord.__version__}")
             await reply(interaction, embed=embed)
