@@ -177,7 +177,8 @@ class Settler:
         hook = self.on_channel_disabled
         if hook is None:
             return
-        # Telling the server is a courtesy on top of delivery: it never fails or stalls it.
+        # Telling the server is a courtesy on top of delivery: it must never fail a row, and
+        # holds this channel's task (so the batch's end) for hook_timeout at most.
         try:
             async with asyncio.timeout(self._hook_timeout):
                 await hook(event)
