@@ -11,7 +11,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.core.admin_notice import is_disabled_by_delivery
 from bot.core.changes import ALERT_KINDS, ChangeKind
+from bot.core.render.sanitize import clean
 from bot.core.snapshot import Source
 from bot.core.subscriptions import Subscription
 
@@ -188,11 +190,16 @@ def describe_subscription(
     sub: Subscription,
     type_names: Mapping[int, str],
     provider_names: Mapping[int, str] | None = None,
+    *,
+    markdown: bool = False,
 ) -> str:
     """One readable line, e.g. ``#4 in <#123>: events (Docking, EVA), launches (all providers);
-    alerts: webcast live, date changes; pings <@&456>; paused: missing permissions``.
+    alerts: webcast live, date changes; pings <@&456>; paused: launch week``.
 
-    Ids missing from the name maps show as ``type 99`` / ``provider 121``.
+    Ids missing from the name maps show as ``type 99`` / ``provider 121``. A subscription
+    turned off because Discord refused its channel says ``disabled`` rather than ``paused``.
+    ``markdown`` (for Discord) makes the stored reason inert: it is text an admin typed or
+    Discord sent, and must not restyle the listing or look like a mention.
     """
     scopes = []
     if Source.EVENT in sub.sources:
@@ -209,7 +216,9 @@ def describe_subscription(
     if sub.role_id is not None:
         parts.append(f"pings <@&{sub.role_id}>")
     if not sub.enabled:
-        parts.append(f"paused: {sub.disabled_reason}" if sub.disabled_reason else "paused")
+        state = "disabled" if is_disabled_by_delivery(sub) else "paused"
+        reason = clean(sub.disabled_reason) if markdown else sub.disabled_reason
+        parts.append(f"{state}: {reason}" if reason else state)
     return "; ".join(parts)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core.admin_notice import disabled_reason
 from bot.core.changes import ALERT_KINDS, ChangeKind
 from bot.core.snapshot import Source
 from bot.core.subscription_options import (
@@ -262,3 +263,25 @@ def test_describe_launches_only() -> None:
     """A launches-only subscription does not mention events."""
     subscription = sub(3, 123, sources=frozenset({Source.LAUNCH}))
     assert describe_subscription(subscription, {}).startswith("#3 in <#123>: launches (")
+
+
+def test_describe_says_disabled_for_a_channel_discord_refused() -> None:
+    """A subscription the worker turned off reads "disabled", with what Discord said."""
+    subscription = sub(5, 123, enabled=False).model_copy(
+        update={"disabled_reason": disabled_reason("403 50013: Missing Permissions")}
+    )
+    assert describe_subscription(subscription, EVENT_TYPES).endswith(
+        "; disabled: channel unusable: 403 50013: Missing Permissions"
+    )
+
+
+def test_describe_for_discord_makes_the_stored_reason_inert() -> None:
+    """With ``markdown`` a reason cannot ping or restyle the listing; the terminal sees it raw."""
+    subscription = sub(6, 123, enabled=False).model_copy(
+        update={"disabled_reason": "**launch** week @everyone"}
+    )
+    shown = describe_subscription(subscription, EVENT_TYPES, markdown=True)
+    assert shown.endswith("; paused: \\*\\*launch\\*\\* week @\u200beveryone")
+    assert describe_subscription(subscription, EVENT_TYPES).endswith(
+        "; paused: **launch** week @everyone"
+    )
