@@ -29,12 +29,16 @@ class CliError(Exception):
         self.code = code
 
 
-def _add_config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+def _config_option(default: object) -> argparse.ArgumentParser:
+    """A parent parser holding ``--config``, so every level of the command line accepts it."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
         "--config",
         metavar="PATH",
+        default=default,
         help="YAML config file (default: $SPACECAST_CONFIG, else ./config.yaml if present)",
     )
+    return parent
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,36 +48,45 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spacecast",
         description="Spacecast: spaceflight webcast, date, update and status alerts from LL2.",
+        parents=[_config_option(None)],
     )
+    # Below the top level the default is SUPPRESS: a subparser writes its defaults over the
+    # namespace its parent filled, so a None there would erase a --config given further left
+    # (``subscriptions --config X list``).
+    common = [_config_option(argparse.SUPPRESS)]
     parser.add_argument("--version", action="version", version=f"spacecast {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the Discord bot (poller, delivery, slash commands)")
-    _add_config(run)
+    sub.add_parser(
+        "run", parents=common, help="run the Discord bot (poller, delivery, slash commands)"
+    )
 
-    watch = sub.add_parser("watch", help="poll LL2 and print alerts to the terminal")
-    _add_config(watch)
+    watch = sub.add_parser(
+        "watch", parents=common, help="poll LL2 and print alerts to the terminal"
+    )
     watch.add_argument("--once", action="store_true", help="run exactly one poll cycle, then exit")
     watch.add_argument("--format", choices=("text", "json"), default="text", help="output format")
 
-    check = sub.add_parser("check-config", help="validate the config and print effective settings")
-    _add_config(check)
+    sub.add_parser(
+        "check-config", parents=common, help="validate the config and print effective settings"
+    )
 
-    sync = sub.add_parser("sync-commands", help="register slash commands with Discord")
-    _add_config(sync)
+    sync = sub.add_parser(
+        "sync-commands", parents=common, help="register slash commands with Discord"
+    )
     sync.add_argument("--guild", metavar="ID", help="sync to one guild only (instant; for testing)")
 
-    health = sub.add_parser("health", help="exit 0 if the running bot's heartbeat is fresh")
-    _add_config(health)
+    sub.add_parser("health", parents=common, help="exit 0 if the running bot's heartbeat is fresh")
 
-    subs = sub.add_parser("subscriptions", help="manage channel subscriptions from the terminal")
-    _add_config(subs)
-    subscriptions_cmd.add_arguments(subs)
+    subs = sub.add_parser(
+        "subscriptions", parents=common, help="manage channel subscriptions from the terminal"
+    )
+    subscriptions_cmd.add_arguments(subs, common)
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = load_settings(getattr(args, "config", None))
+    settings = load_settings(args.config)
     secrets = [s.get_secret_value() for s in (settings.discord.token, settings.ll2.api_key) if s]
     setup_logging(settings.logging.level, settings.logging.format, secrets=secrets)
     return settings

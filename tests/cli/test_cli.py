@@ -97,3 +97,35 @@ def test_health_with_fresh_heartbeat_passes(tmp_path: Path) -> None:
     (tmp_path / "spacecast.heartbeat").write_text("")
     result = _run("health", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--config", "absent.yaml"],
+        ["watch", "--once", "--config", "absent.yaml"],
+        ["check-config", "--config", "absent.yaml"],
+        ["sync-commands", "--config", "absent.yaml"],
+        ["health", "--config", "absent.yaml"],
+        ["subscriptions", "--config", "absent.yaml", "list"],
+        ["subscriptions", "list", "--config", "absent.yaml"],
+        ["subscriptions", "add", "--guild", "7", "--channel", "8", "--config", "absent.yaml"],
+        ["subscriptions", "remove", "1", "--config", "absent.yaml"],
+        ["--config", "absent.yaml", "health"],
+    ],
+    ids=" ".join,
+)
+def test_every_command_reads_config_wherever_it_is_given(tmp_path: Path, args: list[str]) -> None:
+    """--config is honoured before or after the subcommand (and its action), not ignored."""
+    result = _run(*args, cwd=tmp_path)
+    assert (result.returncode, result.stderr.strip()) == (2, "error: absent.yaml: file not found")
+
+
+def test_config_after_the_action_is_applied(tmp_path: Path) -> None:
+    """subscriptions list --config X uses the database X names."""
+    cfg = tmp_path / "other.yaml"
+    cfg.write_text(f"database:\n  url: sqlite+aiosqlite:///{tmp_path / 'other.db'}\n")
+    result = _run("subscriptions", "list", "--config", str(cfg), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "other.db").exists()
+    assert not (tmp_path / "spacecast.db").exists()
