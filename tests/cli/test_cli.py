@@ -129,3 +129,34 @@ def test_config_after_the_action_is_applied(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "other.db").exists()
     assert not (tmp_path / "spacecast.db").exists()
+
+
+def test_check_config_mentions_overrides_only_when_there_are_some(tmp_path: Path) -> None:
+    """Without SPACECAST_<SECTION>__<KEY> variables, check-config claims no overrides."""
+    result = _run("check-config", cwd=tmp_path, env={"SPACECAST_POLL_TICK_SECONDS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "# configuration OK: built-in defaults (no config.yaml)"
+    )
+
+
+def test_check_config_names_the_overrides_applied(tmp_path: Path) -> None:
+    """An override given as a string is applied and named in the heading."""
+    result = _run("check-config", cwd=tmp_path, env={"SPACECAST_LL2__REQUESTS_PER_HOUR": "30"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "# configuration OK: built-in defaults (no config.yaml)"
+        " (environment overrides applied: ll2.requests_per_hour)"
+    )
+    assert "requests_per_hour: 30" in result.stdout
+
+
+def test_bool_for_an_integer_key_is_refused_by_check_config(tmp_path: Path) -> None:
+    """requests_per_hour: true is one error line and exit 2, not a budget of 1."""
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("ll2:\n  requests_per_hour: true\n")
+    result = _run("check-config", "--config", str(cfg), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: {cfg}: ll2.requests_per_hour: must be an integer, not true/false"
+    )

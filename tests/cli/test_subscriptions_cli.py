@@ -144,3 +144,12 @@ def test_adding_the_same_subscription_twice_is_refused(db_url: str) -> None:
     assert other.returncode == 0, other.stderr
     listed = _cli(db_url, "list", "--format", "json")
     assert [s["id"] for s in json.loads(listed.stdout)] == [1, 2]
+
+
+def test_negative_provider_is_refused_as_an_id(db_url: str) -> None:
+    """--providers -1 is not "not a number": the error says ids are positive whole numbers."""
+    result = _cli(db_url, "add", "--guild", GUILD, "--channel", CHANNEL, "--providers", "-1")
+    assert result.returncode == 2
+    assert _only_error_line(result) == (
+        "error: --providers: '-1' is not a valid id (ids are positive whole numbers)"
+    )
