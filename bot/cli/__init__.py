@@ -8,9 +8,9 @@ and argparse needs no dependency, is fully typed, and lets us own every error li
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
@@ -43,8 +43,6 @@ def _config_option(default: object) -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used by tests and the README's CLI reference)."""
-    from bot.cli import subscriptions_cmd
-
     parser = argparse.ArgumentParser(
         prog="spacecast",
         description="Spacecast: spaceflight webcast, date, update and status alerts from LL2.",
@@ -81,8 +79,28 @@ def build_parser() -> argparse.ArgumentParser:
     subs = sub.add_parser(
         "subscriptions", parents=common, help="manage channel subscriptions from the terminal"
     )
-    subscriptions_cmd.add_arguments(subs, common)
+    _add_subscriptions_arguments(subs, common)
     return parser
+
+
+def _add_subscriptions_arguments(
+    parser: argparse.ArgumentParser, parents: Sequence[argparse.ArgumentParser]
+) -> None:
+    # Defined here, not in subscriptions_cmd, so building the parser imports no store code.
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", parents=parents, help="subscribe a channel")
+    add.add_argument("--guild", required=True, metavar="ID")
+    add.add_argument("--channel", required=True, metavar="ID")
+    add.add_argument("--sources", default="events,launches")
+    add.add_argument("--types", default="all", help="all, or event type ids: 2,3")
+    add.add_argument("--providers", default="all", help="all, or agency ids: 121,...")
+    add.add_argument("--kinds", default="all", help="all, or webcast_live,date_changed,...")
+    add.add_argument("--role", metavar="ID", help="role to mention")
+    lst = actions.add_parser("list", parents=parents, help="list subscriptions")
+    lst.add_argument("--guild", metavar="ID")
+    lst.add_argument("--format", choices=("text", "json"), default="text")
+    rm = actions.add_parser("remove", parents=parents, help="remove a subscription")
+    rm.add_argument("id", metavar="ID")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -93,23 +111,36 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from bot.cli import check_config_cmd, health_cmd, run_cmd, subscriptions_cmd, watch_cmd
-
-    handlers: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
-        "check-config": check_config_cmd.check_config,
-        "health": health_cmd.health,
-    }
-    async_handlers = {
-        "watch": watch_cmd.watch,
-        "run": run_cmd.run,
-        "sync-commands": run_cmd.sync_commands,
-        "subscriptions": subscriptions_cmd.subscriptions,
-    }
     settings = _settings(args)
-    if args.command in handlers:
-        return handlers[args.command](args, settings)
+    # Each command imports only its own module: discord.py, the poller (httpx, prometheus) and
+    # the store (SQLAlchemy) each cost a good part of a second, and a script running
+    # `subscriptions add` forty times should not load the Discord bot forty times.
+    command: str = args.command
+    if command == "check-config":
+        from bot.cli.check_config_cmd import check_config
+
+        return check_config(args, settings)
+    if command == "health":
+        from bot.cli.health_cmd import health
+
+        return health(args, settings)
+    import asyncio  # only the commands below need an event loop
+
+    job: Coroutine[Any, Any, int]
+    if command == "subscriptions":
+        from bot.cli.subscriptions_cmd import subscriptions
+
+        job = subscriptions(args, settings)
+    elif command == "watch":
+        from bot.cli.watch_cmd import watch
+
+        job = watch(args, settings)
+    else:
+        from bot.cli.run_cmd import run, sync_commands
+
+        job = (run if command == "run" else sync_commands)(args, settings)
     try:
-        return asyncio.run(async_handlers[args.command](args, settings))
+        return asyncio.run(job)
     except KeyboardInterrupt:
         return EXIT_OK
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 from bot.cli import EXIT_FAILURE, EXIT_OK, CliError
@@ -24,26 +23,6 @@ from bot.core.subscription_options import (
 )
 from bot.core.subscriptions import Subscription, duplicate_of
 from bot.store import SchemaTooNewError, Store, open_store
-
-
-def add_arguments(
-    parser: argparse.ArgumentParser, parents: Sequence[argparse.ArgumentParser] = ()
-) -> None:
-    """Attach the ``add``/``list``/``remove`` subcommands, each taking the ``parents`` options."""
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    add = actions.add_parser("add", parents=parents, help="subscribe a channel")
-    add.add_argument("--guild", required=True, metavar="ID")
-    add.add_argument("--channel", required=True, metavar="ID")
-    add.add_argument("--sources", default="events,launches")
-    add.add_argument("--types", default="all", help="all, or event type ids: 2,3")
-    add.add_argument("--providers", default="all", help="all, or agency ids: 121,...")
-    add.add_argument("--kinds", default="all", help="all, or webcast_live,date_changed,...")
-    add.add_argument("--role", metavar="ID", help="role to mention")
-    lst = actions.add_parser("list", parents=parents, help="list subscriptions")
-    lst.add_argument("--guild", metavar="ID")
-    lst.add_argument("--format", choices=("text", "json"), default="text")
-    rm = actions.add_parser("remove", parents=parents, help="remove a subscription")
-    rm.add_argument("id", metavar="ID")
 
 
 async def subscriptions(args: argparse.Namespace, settings: Settings) -> int:

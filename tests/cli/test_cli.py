@@ -160,3 +160,32 @@ def test_bool_for_an_integer_key_is_refused_by_check_config(tmp_path: Path) -> N
     assert result.stderr.strip() == (
         f"error: {cfg}: ll2.requests_per_hour: must be an integer, not true/false"
     )
+
+
+def _imported(*args: str, cwd: Path) -> set[str]:
+    """Top-level packages a real ``python -X importtime -m bot ARGS`` run loaded."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SPACECAST_")}
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bot", *args],
+        cwd=cwd, env=base, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
+    return {name.split(".")[0] for name in lines}
+
+
+HEAVY = {"discord", "httpx", "apscheduler", "prometheus_client", "aiohttp"}
+
+
+@pytest.mark.parametrize("args", [["health"], ["check-config"]], ids=" ".join)
+def test_light_commands_import_no_bot_machinery(tmp_path: Path, args: list[str]) -> None:
+    """health and check-config load neither Discord, the LL2 client nor the store."""
+    (tmp_path / "spacecast.heartbeat").write_text("")
+    assert _imported(*args, cwd=tmp_path) & (HEAVY | {"sqlalchemy"}) == set()
+
+
+def test_subscriptions_imports_the_store_only(tmp_path: Path) -> None:
+    """subscriptions list loads the store, not Discord, the LL2 client or the scheduler."""
+    imported = _imported("subscriptions", "list", cwd=tmp_path)
+    assert "sqlalchemy" in imported
+    assert imported & HEAVY == set()
