@@ -90,7 +90,13 @@ def _add_subscriptions_arguments(
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", parents=parents, help="subscribe a channel")
     add.add_argument("--guild", required=True, metavar="ID")
-    add.add_argument("--channel", required=True, metavar="ID")
+    add.add_argument(
+        "--channel",
+        required=True,
+        action="append",
+        metavar="ID[,ID...]",
+        help="channel to subscribe; repeat it or give a comma list for several",
+    )
     add.add_argument("--sources", default="events,launches")
     add.add_argument("--types", default="all", help="all, or event type ids: 2,3")
     add.add_argument("--providers", default="all", help="all, or agency ids: 121,...")
