@@ -40,6 +40,10 @@ _KIND_LABELS: dict[ChangeKind, str] = {
     ChangeKind.NEW_ITEM: "new items",
 }
 
+# An ASCII decimal number, signed or not: refused as an id with the rule rather than "not a number".
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
+_ID_RULE = "ids are positive whole numbers"
+
 # Shown in errors: long or multi-line user input would break the one-line message.
 _SHOW_LIMIT = 40
 
@@ -98,11 +102,16 @@ def parse_id_list(
         return None
     ids: set[int] = set()
     for word in words:
+        if _NUMBER.fullmatch(word) and not word.isdigit():
+            # "-1" or "1.5" is a number, just not an id: say what an id looks like instead.
+            raise OptionError(f"{what}: {_show(word)} is not a valid id ({_ID_RULE})")
         if not (word.isascii() and word.isdigit()):
             raise OptionError(f"{what}: {_show(word)} is not a number")
         value = int(word)
-        if value == 0 or value >= _ID_LIMIT:
-            raise OptionError(f"{what}: {value} is not a valid id")
+        if value == 0:
+            raise OptionError(f"{what}: 0 is not a valid id ({_ID_RULE})")
+        if value >= _ID_LIMIT:
+            raise OptionError(f"{what}: {value} is not a valid id (too large)")
         if known is not None and value not in known:
             raise OptionError(f"{what}: unknown id {value}; {_known_hint(known)}")
         ids.add(value)

@@ -170,6 +170,8 @@ class AppServices:
             return leader
 
         async def after_poll(report: PollReport) -> None:
+            if (note := report.baseline_note()) is not None:
+                log.info(note)
             metrics.set_budget_used(client.budget.used_in_last_hour(utc_now()))
             if report.queued:
                 worker.notify()  # deliver right away instead of at the next idle tick

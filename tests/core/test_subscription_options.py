@@ -72,11 +72,20 @@ def test_parse_id_list_rejects_non_number() -> None:
         parse_id_list("2,abc", "--types")
 
 
-@pytest.mark.parametrize("text", ["-3", "1.5", "٣"])
-def test_parse_id_list_rejects_signs_decimals_and_non_ascii_digits(text: str) -> None:
+def test_parse_id_list_rejects_non_ascii_digits() -> None:
     """Only plain ASCII digits are ids (``int()`` alone would take "٣")."""
     with pytest.raises(OptionError, match="is not a number"):
-        parse_id_list(text, "types")
+        parse_id_list("٣", "types")
+
+
+@pytest.mark.parametrize("text", ["-3", "1.5"])
+def test_parse_id_list_says_ids_are_positive_whole_numbers(text: str) -> None:
+    """A negative or fractional number is refused with the rule, not as "not a number"."""
+    with pytest.raises(OptionError) as info:
+        parse_id_list(text, "--providers")
+    assert str(info.value) == (
+        f"--providers: '{text}' is not a valid id (ids are positive whole numbers)"
+    )
 
 
 def test_parse_id_list_rejects_zero() -> None:
