@@ -11,11 +11,25 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 if TYPE_CHECKING:
     from bot.core.changes import ChangeKind
@@ -29,9 +43,34 @@ class ConfigError(Exception):
     """A configuration problem, phrased for the operator: ``file: key.path: what is wrong``."""
 
 
+def _number_type(annotation: Any) -> type | None:
+    """``int`` or ``float`` when ``annotation`` is one (or an optional one, or a list of one)."""
+    if annotation is int or annotation is float:
+        return annotation
+    for arg in get_args(annotation):
+        if (found := _number_type(arg)) is not None:
+            return found
+    return None
+
+
 class _Section(BaseModel):
     # Unknown keys are typos until proven otherwise: refuse them so they cannot silently do nothing.
     model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # YAML reads `true` as a bool, which pydantic's lax mode takes for 1. Strict mode would
+        # refuse it but also refuse the strings environment overrides arrive as, so only
+        # booleans are turned away here.
+        if info.field_name is None:
+            return value
+        kind = _number_type(cls.model_fields[info.field_name].annotation)
+        values = value if isinstance(value, list) else [value]
+        if kind is not None and any(isinstance(v, bool) for v in values):
+            noun = "an integer" if kind is int else "a number"
+            raise PydanticCustomError("bool_for_number", f"must be {noun}, not true/false")
+        return value
 
 
 class DiscordSettings(_Section):
@@ -219,6 +258,8 @@ _FRIENDLY = {
     "extra_forbidden": "unknown key",
     "int_parsing": "must be an integer",
     "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
     "float_parsing": "must be a number",
     "bool_parsing": "must be true or false",
     "string_type": "must be a string",
@@ -229,6 +270,17 @@ _FRIENDLY = {
 }
 
 
+def _key_type(loc: tuple[int | str, ...]) -> type | None:
+    """``int`` or ``float`` when ``loc`` (``section``, ``key``, ...) names a numeric setting."""
+    if len(loc) < 2 or (section := Settings.model_fields.get(str(loc[0]))) is None:
+        return None
+    model = section.annotation
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return None
+    field = model.model_fields.get(str(loc[1]))
+    return None if field is None else _number_type(field.annotation)
+
+
 def _describe(error: dict[str, Any]) -> str:
     """Turn one pydantic error into ``key.path: message`` in words an operator understands."""
     loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
@@ -236,9 +288,9 @@ def _describe(error: dict[str, Any]) -> str:
     message = _FRIENDLY.get(kind)
     ctx = error.get("ctx") or {}
     if kind == "greater_than" and ctx.get("gt") == 0:
-        message = "must be a positive number"
-        if isinstance(error.get("input"), int) or str(error.get("input", "")).lstrip("-").isdigit():
-            message = "must be a positive integer"
+        # The key's type, not the value typed, decides: 0 for a float key is no integer problem.
+        integer = _key_type(tuple(error["loc"])) is int
+        message = "must be a positive integer" if integer else "must be a positive number"
     elif kind == "greater_than_equal" and ctx.get("ge") == 0:
         message = "must not be negative"
     if message is None:
@@ -276,14 +328,63 @@ def load_settings(explicit_path: str | None = None) -> Settings:
     elif named:
         raise ConfigError(f"{path}: file not found")
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
-        first: dict[str, Any] = dict(exc.errors()[0])
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        # Name the environment variable when that, not the file, supplied the bad value.
-        env_name = "SPACECAST_" + "__".join(str(part) for part in first["loc"][:2]).upper()
-        origin = f"environment {env_name}" if env_name in os.environ else str(path)
-        raise ConfigError(f"{origin}: {_describe(first)}{more}") from None
+        errors: list[dict[str, Any]] = [dict(error) for error in exc.errors()]
+        first = errors[0]
+        # One line: the first problem in full, the other keys by name (a key pydantic reports
+        # several times, e.g. once per accepted type, counts once).
+        others = list(dict.fromkeys(_key_name(e["loc"]) for e in errors))
+        others.remove(_key_name(first["loc"]))
+        more = f" (and {len(others)} more: {', '.join(others)})" if others else ""
+        raise ConfigError(f"{_origin(path, first['loc'])}: {_describe(first)}{more}") from None
+    # Checked here rather than in a model validator so code may still build any Settings
+    # (the bot re-checks before starting discord.py); an operator's file or environment may not.
+    if (problem := _shard_problem(settings.discord)) is not None:
+        raise ConfigError(
+            f"{_origin(path, ('discord', 'shard_ids'))}: discord.shard_ids: {problem}"
+        )
+    return settings
+
+
+def _shard_problem(discord: DiscordSettings) -> str | None:
+    """Why ``shard_ids`` cannot work with ``shard_count``, or None when they can (or are unset)."""
+    count, ids = discord.shard_count, discord.shard_ids
+    if ids is None:
+        return None
+    if count is None:
+        return "needs discord.shard_count as well"
+    if not ids or len(set(ids)) != len(ids) or any(not 0 <= i < count for i in ids):
+        return f"must be distinct ids from 0 to {count - 1} (shard_count - 1)"
+    return None
+
+
+def _key_name(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc[:2]) or "(top level)"
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    return "SPACECAST_" + "__".join(str(part) for part in loc[:2]).upper()
+
+
+def _origin(path: Path, loc: tuple[int | str, ...]) -> str:
+    # Name the environment variable when that, not the file, supplied the bad value.
+    env_name = _env_name(loc)
+    return f"environment {env_name}" if env_name in os.environ else str(path)
+
+
+def environment_overrides() -> list[str]:
+    """The setting keys (``ll2.requests_per_hour``) that ``SPACECAST_*`` variables set now."""
+    # pydantic-settings' own environment source, so the answer matches what loading applies
+    # (case, nesting, a whole section given as JSON), and SPACECAST_CONFIG is not counted.
+    found = EnvSettingsSource(Settings)()
+    keys: list[str] = []
+    for section, value in found.items():
+        if isinstance(value, dict):
+            keys.extend(f"{section}.{key}" for key in value)
+        else:
+            keys.append(section)
+    return keys
 
 
 def masked_dump(settings: Settings) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import ConfigError, Settings, load_settings, masked_dump
+from bot.config import ConfigError, Settings, environment_overrides, load_settings, masked_dump
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,6 +115,14 @@ def test_deadline_minutes_merge_with_defaults(tmp_path: Path) -> None:
     assert settings.delivery.deadline_minutes["new_item"] == 1440
 
 
+def _error_for(tmp_path: Path, text: str) -> str:
+    """The ConfigError loading ``text`` gives, without the leading file name."""
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    return str(info.value).removeprefix(f"{path}: ")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -127,3 +135,67 @@ def test_bad_deadline_minutes_name_the_key(tmp_path: Path, text: str, expected: 
     with pytest.raises(ConfigError, match=r"delivery\.deadline_minutes") as caught:
         load_settings(_write(tmp_path, text))
     assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ll2:\n  requests_per_hour: true\n", "ll2.requests_per_hour: must be an integer"),
+        ("ll2:\n  timeout_seconds: false\n", "ll2.timeout_seconds: must be a number"),
+        (
+            "discord:\n  shard_count: 2\n  shard_ids: [true]\n",
+            "discord.shard_ids: must be an integer",
+        ),
+    ],
+)
+def test_true_or_false_is_not_a_number(tmp_path: Path, text: str, expected: str) -> None:
+    """YAML booleans are refused for numeric keys instead of being read as 1 or 0."""
+    assert _error_for(tmp_path, text) == f"{expected}, not true/false"
+
+
+def test_zero_for_a_float_key_asks_for_a_positive_number(tmp_path: Path) -> None:
+    """A float key's error does not ask for an integer just because the value typed was one."""
+    message = _error_for(tmp_path, "ll2:\n  timeout_seconds: 0\n")
+    assert message == "ll2.timeout_seconds: must be a positive number"
+
+
+def test_fraction_for_an_integer_key_is_one_plain_line(tmp_path: Path) -> None:
+    """15.7 for an integer key says what the key must be, in our words, not pydantic's."""
+    message = _error_for(tmp_path, "ll2:\n  requests_per_hour: 15.7\n")
+    assert message == "ll2.requests_per_hour: must be an integer"
+
+
+def test_further_problems_are_named_on_the_same_line(tmp_path: Path) -> None:
+    """With several bad keys, the first is described and the others are named."""
+    message = _error_for(tmp_path, "ll2:\n  requests_per_hour: 15.7\n  max_retries: -1\n")
+    assert message == "ll2.requests_per_hour: must be an integer (and 1 more: ll2.max_retries)"
+
+
+def test_shard_id_outside_shard_count_is_refused(tmp_path: Path) -> None:
+    """Each shard id must be below shard_count (0 <= id < shard_count)."""
+    message = _error_for(tmp_path, "discord:\n  shard_count: 2\n  shard_ids: [5]\n")
+    assert message == "discord.shard_ids: must be distinct ids from 0 to 1 (shard_count - 1)"
+
+
+def test_shard_ids_without_shard_count_are_refused(tmp_path: Path) -> None:
+    """shard_ids alone cannot be checked or used: the key it needs is named."""
+    message = _error_for(tmp_path, "discord:\n  shard_ids: [0]\n")
+    assert message == "discord.shard_ids: needs discord.shard_count as well"
+
+
+def test_env_numbers_arrive_as_strings_and_still_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refusing YAML booleans leaves string overrides alone: integer and float keys parse."""
+    monkeypatch.setenv("SPACECAST_LL2__REQUESTS_PER_HOUR", "30")
+    monkeypatch.setenv("SPACECAST_LL2__TIMEOUT_SECONDS", "7.5")
+    settings = load_settings(None)
+    assert (settings.ll2.requests_per_hour, settings.ll2.timeout_seconds) == (30, 7.5)
+
+
+def test_environment_overrides_lists_only_setting_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only SPACECAST_<SECTION>__<KEY> variables count; SPACECAST_CONFIG and others do not."""
+    assert environment_overrides() == []
+    monkeypatch.setenv("SPACECAST_CONFIG", "elsewhere.yaml")
+    monkeypatch.setenv("SPACECAST_POLL_TICK_SECONDS", "1")
+    assert environment_overrides() == []
+    monkeypatch.setenv("SPACECAST_LL2__REQUESTS_PER_HOUR", "30")
+    assert environment_overrides() == ["ll2.requests_per_hour"]

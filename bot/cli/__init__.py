@@ -8,9 +8,9 @@ and argparse needs no dependency, is fully typed, and lets us own every error li
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
@@ -29,74 +29,130 @@ class CliError(Exception):
         self.code = code
 
 
-def _add_config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+def _config_option(default: object) -> argparse.ArgumentParser:
+    """A parent parser holding ``--config``, so every level of the command line accepts it."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
         "--config",
         metavar="PATH",
+        default=default,
         help="YAML config file (default: $SPACECAST_CONFIG, else ./config.yaml if present)",
     )
+    return parent
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used by tests and the README's CLI reference)."""
-    from bot.cli import subscriptions_cmd
-
     parser = argparse.ArgumentParser(
         prog="spacecast",
         description="Spacecast: spaceflight webcast, date, update and status alerts from LL2.",
+        parents=[_config_option(None)],
     )
+    # Below the top level the default is SUPPRESS: a subparser writes its defaults over the
+    # namespace its parent filled, so a None there would erase a --config given further left
+    # (``subscriptions --config X list``).
+    common = [_config_option(argparse.SUPPRESS)]
     parser.add_argument("--version", action="version", version=f"spacecast {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the Discord bot (poller, delivery, slash commands)")
-    _add_config(run)
+    sub.add_parser(
+        "run", parents=common, help="run the Discord bot (poller, delivery, slash commands)"
+    )
 
-    watch = sub.add_parser("watch", help="poll LL2 and print alerts to the terminal")
-    _add_config(watch)
+    watch = sub.add_parser(
+        "watch", parents=common, help="poll LL2 and print alerts to the terminal"
+    )
     watch.add_argument("--once", action="store_true", help="run exactly one poll cycle, then exit")
     watch.add_argument("--format", choices=("text", "json"), default="text", help="output format")
 
-    check = sub.add_parser("check-config", help="validate the config and print effective settings")
-    _add_config(check)
+    sub.add_parser(
+        "check-config", parents=common, help="validate the config and print effective settings"
+    )
 
-    sync = sub.add_parser("sync-commands", help="register slash commands with Discord")
-    _add_config(sync)
+    sync = sub.add_parser(
+        "sync-commands", parents=common, help="register slash commands with Discord"
+    )
     sync.add_argument("--guild", metavar="ID", help="sync to one guild only (instant; for testing)")
 
-    health = sub.add_parser("health", help="exit 0 if the running bot's heartbeat is fresh")
-    _add_config(health)
+    sub.add_parser("health", parents=common, help="exit 0 if the running bot's heartbeat is fresh")
 
-    subs = sub.add_parser("subscriptions", help="manage channel subscriptions from the terminal")
-    _add_config(subs)
-    subscriptions_cmd.add_arguments(subs)
+    subs = sub.add_parser(
+        "subscriptions", parents=common, help="manage channel subscriptions from the terminal"
+    )
+    _add_subscriptions_arguments(subs, common)
     return parser
 
 
+def _add_subscriptions_arguments(
+    parser: argparse.ArgumentParser, parents: Sequence[argparse.ArgumentParser]
+) -> None:
+    # Defined here, not in subscriptions_cmd, so building the parser imports no store code.
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", parents=parents, help="subscribe a channel")
+    add.add_argument("--guild", required=True, metavar="ID")
+    add.add_argument(
+        "--channel",
+        required=True,
+        action="append",
+        metavar="ID[,ID...]",
+        help="channel to subscribe; repeat it or give a comma list for several",
+    )
+    add.add_argument("--sources", default="events,launches")
+    add.add_argument("--types", default="all", help="all, or event type ids: 2,3")
+    add.add_argument("--providers", default="all", help="all, or agency ids: 121,...")
+    add.add_argument("--kinds", default="all", help="all, or webcast_live,date_changed,...")
+    add.add_argument("--role", metavar="ID", help="role to mention")
+    add.add_argument("--reminders", metavar="OFFSETS", help="T-minus reminders: 24h,1h,10m")
+    lst = actions.add_parser("list", parents=parents, help="list subscriptions")
+    lst.add_argument("--guild", metavar="ID")
+    lst.add_argument("--format", choices=("text", "json"), default="text")
+    edit = actions.add_parser("edit", parents=parents, help="change a subscription's reminders")
+    edit.add_argument("id", metavar="ID")
+    edit.add_argument(
+        "--reminders", required=True, metavar="OFFSETS", help="24h,1h,10m, or none to clear"
+    )
+    rm = actions.add_parser("remove", parents=parents, help="remove a subscription")
+    rm.add_argument("id", metavar="ID")
+
+
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = load_settings(getattr(args, "config", None))
+    settings = load_settings(args.config)
     secrets = [s.get_secret_value() for s in (settings.discord.token, settings.ll2.api_key) if s]
     setup_logging(settings.logging.level, settings.logging.format, secrets=secrets)
     return settings
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from bot.cli import check_config_cmd, health_cmd, run_cmd, subscriptions_cmd, watch_cmd
-
-    handlers: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
-        "check-config": check_config_cmd.check_config,
-        "health": health_cmd.health,
-    }
-    async_handlers = {
-        "watch": watch_cmd.watch,
-        "run": run_cmd.run,
-        "sync-commands": run_cmd.sync_commands,
-        "subscriptions": subscriptions_cmd.subscriptions,
-    }
     settings = _settings(args)
-    if args.command in handlers:
-        return handlers[args.command](args, settings)
+    # Each command imports only its own module: discord.py, the poller (httpx, prometheus) and
+    # the store (SQLAlchemy) each cost a good part of a second, and a script running
+    # `subscriptions add` forty times should not load the Discord bot forty times.
+    command: str = args.command
+    if command == "check-config":
+        from bot.cli.check_config_cmd import check_config
+
+        return check_config(args, settings)
+    if command == "health":
+        from bot.cli.health_cmd import health
+
+        return health(args, settings)
+    import asyncio  # only the commands below need an event loop
+
+    job: Coroutine[Any, Any, int]
+    if command == "subscriptions":
+        from bot.cli.subscriptions_cmd import subscriptions
+
+        job = subscriptions(args, settings)
+    elif command == "watch":
+        from bot.cli.watch_cmd import watch
+
+        job = watch(args, settings)
+    else:
+        from bot.cli.run_cmd import run, sync_commands
+
+        job = (run if command == "run" else sync_commands)(args, settings)
     try:
-        return asyncio.run(async_handlers[args.command](args, settings))
+        return asyncio.run(job)
     except KeyboardInterrupt:
         return EXIT_OK
 

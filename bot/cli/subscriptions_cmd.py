@@ -2,8 +2,9 @@
 
 The same parser and rules as the slash commands (:mod:`bot.core.subscription_options`), so an
 option the terminal accepts, Discord accepts too. Output is meant for scripts as much as for
-people: ``add`` prints only the new id, ``list --format json`` prints one JSON array (Discord
-ids as strings, as Discord's own API writes them, so no JSON reader rounds them).
+people: ``add`` prints only the new ids (one a line, in ``--channel`` order), ``list --format
+json`` prints one JSON array (Discord ids as strings, as Discord's own API writes them, so no
+JSON reader rounds them).
 """
 
 from __future__ import annotations
@@ -25,30 +26,6 @@ from bot.core.subscription_options import (
 )
 from bot.core.subscriptions import Subscription, duplicate_of
 from bot.store import SchemaTooNewError, Store, open_store
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Attach the ``add``/``list``/``remove`` subcommands."""
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    add = actions.add_parser("add", help="subscribe a channel")
-    add.add_argument("--guild", required=True, metavar="ID")
-    add.add_argument("--channel", required=True, metavar="ID")
-    add.add_argument("--sources", default="events,launches")
-    add.add_argument("--types", default="all", help="all, or event type ids: 2,3")
-    add.add_argument("--providers", default="all", help="all, or agency ids: 121,...")
-    add.add_argument("--kinds", default="all", help="all, or webcast_live,date_changed,...")
-    add.add_argument("--role", metavar="ID", help="role to mention")
-    add.add_argument("--reminders", metavar="OFFSETS", help="T-minus reminders: 24h,1h,10m")
-    lst = actions.add_parser("list", help="list subscriptions")
-    lst.add_argument("--guild", metavar="ID")
-    lst.add_argument("--format", choices=("text", "json"), default="text")
-    edit = actions.add_parser("edit", help="change a subscription's reminders")
-    edit.add_argument("id", metavar="ID")
-    edit.add_argument(
-        "--reminders", required=True, metavar="OFFSETS", help="24h,1h,10m, or none to clear"
-    )
-    rm = actions.add_parser("remove", help="remove a subscription")
-    rm.add_argument("id", metavar="ID")
 
 
 async def subscriptions(args: argparse.Namespace, settings: Settings) -> int:
@@ -75,34 +52,56 @@ async def subscriptions(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _add(store: Store, args: argparse.Namespace) -> int:
     known = dict(await store.list_event_types())
-    options = parse_subscription_options(
-        guild=args.guild,
-        channel=args.channel,
-        sources=args.sources,
-        types=args.types,
-        providers=args.providers,
-        kinds=args.kinds,
-        role=args.role,
-        reminders=args.reminders,
-        # Before the first poll the cache is empty: accept the ids rather than refuse them all.
-        known_types=known or None,
-    )
-    if not known and options.event_types is not None:
+    # Every channel is checked before any is stored: one bad or repeated id refuses the call.
+    options = [
+        parse_subscription_options(
+            guild=args.guild,
+            channel=channel,
+            sources=args.sources,
+            types=args.types,
+            providers=args.providers,
+            kinds=args.kinds,
+            role=args.role,
+            reminders=args.reminders,
+            # Before the first poll the cache is empty: accept the ids rather than refuse them all.
+            known_types=known or None,
+        )
+        for channel in _channels(args.channel)
+    ]
+    seen: set[int] = set()
+    for option in options:
+        if option.channel_id in seen:
+            raise CliError(f"--channel: {option.channel_id} is given twice")
+        seen.add(option.channel_id)
+    if not known and options[0].event_types is not None:
         print(
             "warning: event types are not loaded yet (the bot has not polled); "
             "--types ids were not checked",
             file=sys.stderr,
         )
-    draft = options.to_subscription(0)
-    existing = await store.list_subscriptions(options.guild_id)
-    if (twin := duplicate_of(draft, existing)) is not None:
-        raise CliError(
-            f"channel {options.channel_id} already has this subscription (#{twin.id})",
-            EXIT_FAILURE,
-        )
-    sub = await store.insert_subscription(draft)
-    print(sub.id)
+    drafts = [option.to_subscription(0) for option in options]
+    nothing_added = "; nothing added" if len(drafts) > 1 else ""
+    async with store.transaction() as tx:
+        existing = await tx.list_subscriptions(options[0].guild_id)
+        for draft in drafts:
+            if (twin := duplicate_of(draft, existing)) is not None:
+                raise CliError(
+                    f"channel {draft.channel_id} already has this subscription (#{twin.id})"
+                    + nothing_added,
+                    EXIT_FAILURE,
+                )
+        added = [await tx.insert_subscription(draft) for draft in drafts]
+    for sub in added:
+        print(sub.id)
     return EXIT_OK
+
+
+def _channels(values: list[str]) -> list[str]:
+    """The channel ids of every ``--channel`` (repeatable, each one id or a comma list)."""
+    channels = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    if not channels:
+        raise CliError("--channel: empty; give a channel id (several: 1,2 or --channel again)")
+    return channels
 
 
 async def _list(store: Store, args: argparse.Namespace) -> int:

@@ -37,6 +37,8 @@ def print_alerts(changes: Iterable[Change], fmt: str) -> None:
 
 
 def _summarise(report: PollReport) -> None:
+    if (note := report.baseline_note()) is not None:
+        log.info(note)
     log.info(
         "poll done: %d items, %d alerts, %d requests%s",
         report.items_seen,

@@ -11,8 +11,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.core.admin_notice import is_disabled_by_delivery
 from bot.core.changes import ALERT_KINDS, ChangeKind
 from bot.core.reminders.offsets import OffsetError, describe_offsets, parse_offsets
+from bot.core.render.sanitize import clean
 from bot.core.snapshot import Source
 from bot.core.subscriptions import Subscription
 
@@ -38,6 +40,10 @@ _KIND_LABELS: dict[ChangeKind, str] = {
     ChangeKind.STATUS_CHANGED: "status changes",
     ChangeKind.NEW_ITEM: "new items",
 }
+
+# An ASCII decimal number, signed or not: refused as an id with the rule rather than "not a number".
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
+_ID_RULE = "ids are positive whole numbers"
 
 # Shown in errors: long or multi-line user input would break the one-line message.
 _SHOW_LIMIT = 40
@@ -99,11 +105,16 @@ def parse_id_list(
         return None
     ids: set[int] = set()
     for word in words:
+        if _NUMBER.fullmatch(word) and not word.isdigit():
+            # "-1" or "1.5" is a number, just not an id: say what an id looks like instead.
+            raise OptionError(f"{what}: {_show(word)} is not a valid id ({_ID_RULE})")
         if not (word.isascii() and word.isdigit()):
             raise OptionError(f"{what}: {_show(word)} is not a number")
         value = int(word)
-        if value == 0 or value >= _ID_LIMIT:
-            raise OptionError(f"{what}: {value} is not a valid id")
+        if value == 0:
+            raise OptionError(f"{what}: 0 is not a valid id ({_ID_RULE})")
+        if value >= _ID_LIMIT:
+            raise OptionError(f"{what}: {value} is not a valid id (too large)")
         if known is not None and value not in known:
             raise OptionError(f"{what}: unknown id {value}; {_known_hint(known)}")
         ids.add(value)
@@ -203,12 +214,17 @@ def describe_subscription(
     sub: Subscription,
     type_names: Mapping[int, str],
     provider_names: Mapping[int, str] | None = None,
+    *,
+    markdown: bool = False,
 ) -> str:
     """One readable line, e.g. ``#4 in <#123>: events (Docking, EVA), launches (all providers);
     alerts: webcast live, date changes; reminders: T-1 h, T-10 min; pings <@&456>; paused:
-    missing permissions`` (no reminders part when it has none).
+    launch week`` (no reminders part when it has none).
 
-    Ids missing from the name maps show as ``type 99`` / ``provider 121``.
+    Ids missing from the name maps show as ``type 99`` / ``provider 121``. A subscription
+    turned off because Discord refused its channel says ``disabled`` rather than ``paused``.
+    ``markdown`` (for Discord) makes the stored reason inert: it is text an admin typed or
+    Discord sent, and must not restyle the listing or look like a mention.
     """
     scopes = []
     if Source.EVENT in sub.sources:
@@ -227,7 +243,9 @@ def describe_subscription(
     if sub.role_id is not None:
         parts.append(f"pings <@&{sub.role_id}>")
     if not sub.enabled:
-        parts.append(f"paused: {sub.disabled_reason}" if sub.disabled_reason else "paused")
+        state = "disabled" if is_disabled_by_delivery(sub) else "paused"
+        reason = clean(sub.disabled_reason) if markdown else sub.disabled_reason
+        parts.append(f"{state}: {reason}" if reason else state)
     return "; ".join(parts)
 
 

@@ -11,6 +11,7 @@ from datetime import UTC
 
 from discord import app_commands
 
+from bot.core.admin_notice import is_disabled_by_delivery
 from bot.core.snapshot import Snapshot, Source
 from bot.core.subscriptions import Subscription
 
@@ -111,14 +112,14 @@ def item_choices(items: Iterable[Snapshot]) -> list[app_commands.Choice[str]]:
 
 
 def subscription_label(sub: Subscription, channel_name: str | None) -> str:
-    """``#4 · #launches · events, launches · paused`` (plain text for a choice list)."""
+    """``#4 · #launches · events, launches · paused`` (or ``disabled``: Discord refused it)."""
     scope = " and ".join(
         word
         for source, word in ((Source.EVENT, "events"), (Source.LAUNCH, "launches"))
         if source in sub.sources
     )
     where = f"#{channel_name}" if channel_name else f"channel {sub.channel_id}"
-    paused = " · paused" if not sub.enabled else ""
+    paused = "" if sub.enabled else " · disabled" if is_disabled_by_delivery(sub) else " · paused"
     return clip(f"#{sub.id} · {where} · {scope or 'nothing'}{paused}")
 
 

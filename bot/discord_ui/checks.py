@@ -28,11 +28,16 @@ def require_guild(interaction: discord.Interaction[Any]) -> discord.Guild:
     return interaction.guild
 
 
+def is_manager(interaction: discord.Interaction[Any]) -> bool:
+    """Whether the invoking member has **Manage Server** (or Administrator) here."""
+    permissions = interaction.permissions
+    return bool(permissions.manage_guild or permissions.administrator)
+
+
 def require_manager(interaction: discord.Interaction[Any]) -> discord.Guild:
     """The server, if the invoking member has **Manage Server** there."""
     guild = require_guild(interaction)
-    permissions = interaction.permissions
-    if not (permissions.manage_guild or permissions.administrator):
+    if not is_manager(interaction):
         raise UserError(
             "You need the **Manage Server** permission to change Spacecast's settings here."
         )

@@ -1,4 +1,5 @@
-"""Composition root for ``run``: LL2 client, poller, delivery worker, scheduler, lease, metrics.
+"""Composition root for ``run``: LL2 client, poller, delivery worker (and its admin notices),
+scheduler, lease, metrics.
 
 Everything is created in :meth:`AppServices.start` (called from the bot's ``setup_hook``), so a
 failed Discord login leaves nothing open, and stopped in reverse order on close.
@@ -32,6 +33,7 @@ from bot.config import Settings
 from bot.discord_ui.sender import DiscordSender
 from bot.ll2 import LL2Client
 from bot.services import metrics
+from bot.services.delivery.notices import AdminNotifier, CachedSystemChannels
 from bot.services.delivery.owner import owner_for
 from bot.services.delivery.worker import DeliveryWorker
 from bot.services.leader import (
@@ -135,13 +137,17 @@ class AppServices:
         poller = Poller(store, client, settings)
         shards = shard_spec(settings)
         outage = Outage()  # one log line per database outage, shared by every job
+        sender = DiscordSender(bot)
         worker = DeliveryWorker(
             store,
-            DiscordSender(bot),
+            sender,
             settings.delivery,
             shards=shards,
             owner=owner_for(store),
             outage=outage,
+            on_channel_disabled=AdminNotifier(
+                store, sender, CachedSystemChannels(bot)
+            ).channel_disabled,
         )
         self._worker = worker
         self._worker_task = asyncio.create_task(worker.run_forever(), name="delivery")
@@ -164,6 +170,8 @@ class AppServices:
             return leader
 
         async def after_poll(report: PollReport) -> None:
+            if (note := report.baseline_note()) is not None:
+                log.info(note)
             metrics.set_budget_used(client.budget.used_in_last_hour(utc_now()))
             if report.queued:
                 worker.notify()  # deliver right away instead of at the next idle tick

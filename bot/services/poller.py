@@ -36,6 +36,8 @@ BASELINE_KEY = "baseline:{source}"
 LAST_POLL_KEY = "poll:last_at"
 LAST_SUCCESS_KEY = "poll:last_success:{stream}"
 
+_NOUNS = {Source.EVENT: ("event", "events"), Source.LAUNCH: ("launch", "launches")}
+
 
 def utc_now() -> datetime:
     """The wall clock, aware UTC (the shell's only clock read)."""
@@ -52,11 +54,27 @@ class PollReport:
     queued: int = 0
     failed_queries: list[str] = field(default_factory=list)
     partial_queries: list[str] = field(default_factory=list)
+    # Sources whose silent first read (the baseline) this cycle completed, with the items stored.
+    baselines: dict[Source, int] = field(default_factory=dict)
 
     @property
     def alerts(self) -> list[Change]:
         """The changes subscribers can receive (bookkeeping kinds left out)."""
         return [c for c in self.changes if c.alertable]
+
+    def baseline_note(self) -> str | None:
+        """``baseline: 35 events and 12 launches stored; ...`` when this cycle ended a baseline.
+
+        The baseline alerts nobody, so without this line a first run looks like it does nothing.
+        """
+        if not self.baselines:
+            return None
+        counts = [
+            f"{n} {_NOUNS[source][n != 1]}"
+            for source in Source
+            if (n := self.baselines.get(source)) is not None
+        ]
+        return f"baseline: {' and '.join(counts)} stored; alerts start with the next change"
 
 
 class Poller:
@@ -114,9 +132,11 @@ class Poller:
             report.partial_queries.append(query.label)
         snapshots = _to_snapshots(result)
         assert query.source is not None  # guaranteed by Query's validation
-        fresh, queued = await self.apply_snapshots(
+        fresh, queued, baseline_done = await self.apply_snapshots(
             query, query.source, snapshots, complete=result.complete
         )
+        if baseline_done:
+            report.baselines[query.source] = len({snap.key for snap in snapshots})
         report.items_seen += len(snapshots)
         report.changes.extend(fresh)
         report.queued += queued
@@ -139,10 +159,11 @@ class Poller:
 
     async def apply_snapshots(
         self, query: Query, source: Source, snapshots: list[Snapshot], *, complete: bool
-    ) -> tuple[list[Change], int]:
+    ) -> tuple[list[Change], int, bool]:
         """Diff one query's answer against the store and persist it all in one transaction.
 
-        Returns the newly recorded changes and the number of outbox rows queued.
+        Returns the newly recorded changes, the number of outbox rows queued, and whether this
+        answer completed the source's silent baseline.
         """
         now = self._clock()
         baseline_key = BASELINE_KEY.format(source=source.value)
@@ -163,7 +184,8 @@ class Poller:
             )
             # Only a complete full read may end the silent baseline: a partial one would make
             # the items it missed look new on the next poll.
-            if baseline and complete and query.kind is QueryKind.FULL_UPCOMING:
+            baseline_done = baseline and complete and query.kind is QueryKind.FULL_UPCOMING
+            if baseline_done:
                 await tx.set_flag(baseline_key, True)
             if complete:
                 await tx.set_datetime(LAST_SUCCESS_KEY.format(stream=query.label), now)
@@ -173,7 +195,7 @@ class Poller:
             log.info(
                 "change %s", change.kind.value, extra={"item": change.item.ref, "kind": change.kind}
             )
-        return fresh, queued
+        return fresh, queued, baseline_done
 
 
 async def _split_unchanged(

@@ -1,7 +1,8 @@
-"""Two small outbox writes that coalescing needs and :class:`~bot.store.outbox.OutboxQueries` lacks.
+"""Outbox queries that :class:`~bot.store.outbox.OutboxQueries` lacks: two small writes that
+coalescing needs, and one server's delivery counts for ``/spacecast status``.
 
 They are functions over a :class:`~bot.store.Store` (or the ``tx`` of a transaction) rather than
-methods, so the store's classes stay untouched. Both change only a row that is still
+methods, so the store's classes stay untouched. The writes change only a row that is still
 ``pending``, like every other settle operation.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from bot.store import schema
 from bot.store.base import require_aware
@@ -50,3 +51,18 @@ async def bring_forward(store: Store, row_id: int, at: datetime) -> bool:
     async with store.transaction() as tx:
         result = await tx.connection.execute(stmt)
     return int(result.rowcount) > 0
+
+
+async def guild_outbox_counts(store: Store, guild_id: int) -> dict[OutboxStatus, int]:
+    """How many of one server's rows are in each status (every status present, zero if none).
+
+    ``/spacecast status`` shows these: a server's managers see their own backlog, not the
+    whole bot's (which would also tell them how busy other servers are).
+    """
+    stmt = select(_O.c.status, func.count()).where(_O.c.guild_id == guild_id).group_by(_O.c.status)
+    counts = dict.fromkeys(OutboxStatus, 0)
+    # The store's own read connection: inside a transaction it is that transaction's.
+    async with store._read() as conn:
+        for status, count in await conn.execute(stmt):
+            counts[OutboxStatus(status)] = int(count)
+    return counts

@@ -97,3 +97,96 @@ def test_health_with_fresh_heartbeat_passes(tmp_path: Path) -> None:
     (tmp_path / "spacecast.heartbeat").write_text("")
     result = _run("health", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--config", "absent.yaml"],
+        ["watch", "--once", "--config", "absent.yaml"],
+        ["check-config", "--config", "absent.yaml"],
+        ["sync-commands", "--config", "absent.yaml"],
+        ["health", "--config", "absent.yaml"],
+        ["subscriptions", "--config", "absent.yaml", "list"],
+        ["subscriptions", "list", "--config", "absent.yaml"],
+        ["subscriptions", "add", "--guild", "7", "--channel", "8", "--config", "absent.yaml"],
+        ["subscriptions", "edit", "1", "--reminders", "1h", "--config", "absent.yaml"],
+        ["subscriptions", "remove", "1", "--config", "absent.yaml"],
+        ["--config", "absent.yaml", "health"],
+    ],
+    ids=" ".join,
+)
+def test_every_command_reads_config_wherever_it_is_given(tmp_path: Path, args: list[str]) -> None:
+    """--config is honoured before or after the subcommand (and its action), not ignored."""
+    result = _run(*args, cwd=tmp_path)
+    assert (result.returncode, result.stderr.strip()) == (2, "error: absent.yaml: file not found")
+
+
+def test_config_after_the_action_is_applied(tmp_path: Path) -> None:
+    """subscriptions list --config X uses the database X names."""
+    cfg = tmp_path / "other.yaml"
+    cfg.write_text(f"database:\n  url: sqlite+aiosqlite:///{tmp_path / 'other.db'}\n")
+    result = _run("subscriptions", "list", "--config", str(cfg), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "other.db").exists()
+    assert not (tmp_path / "spacecast.db").exists()
+
+
+def test_check_config_mentions_overrides_only_when_there_are_some(tmp_path: Path) -> None:
+    """Without SPACECAST_<SECTION>__<KEY> variables, check-config claims no overrides."""
+    result = _run("check-config", cwd=tmp_path, env={"SPACECAST_POLL_TICK_SECONDS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "# configuration OK: built-in defaults (no config.yaml)"
+    )
+
+
+def test_check_config_names_the_overrides_applied(tmp_path: Path) -> None:
+    """An override given as a string is applied and named in the heading."""
+    result = _run("check-config", cwd=tmp_path, env={"SPACECAST_LL2__REQUESTS_PER_HOUR": "30"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "# configuration OK: built-in defaults (no config.yaml)"
+        " (environment overrides applied: ll2.requests_per_hour)"
+    )
+    assert "requests_per_hour: 30" in result.stdout
+
+
+def test_bool_for_an_integer_key_is_refused_by_check_config(tmp_path: Path) -> None:
+    """requests_per_hour: true is one error line and exit 2, not a budget of 1."""
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("ll2:\n  requests_per_hour: true\n")
+    result = _run("check-config", "--config", str(cfg), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: {cfg}: ll2.requests_per_hour: must be an integer, not true/false"
+    )
+
+
+def _imported(*args: str, cwd: Path) -> set[str]:
+    """Top-level packages a real ``python -X importtime -m bot ARGS`` run loaded."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SPACECAST_")}
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bot", *args],
+        cwd=cwd, env=base, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
+    return {name.split(".")[0] for name in lines}
+
+
+HEAVY = {"discord", "httpx", "apscheduler", "prometheus_client", "aiohttp"}
+
+
+@pytest.mark.parametrize("args", [["health"], ["check-config"]], ids=" ".join)
+def test_light_commands_import_no_bot_machinery(tmp_path: Path, args: list[str]) -> None:
+    """health and check-config load neither Discord, the LL2 client nor the store."""
+    (tmp_path / "spacecast.heartbeat").write_text("")
+    assert _imported(*args, cwd=tmp_path) & (HEAVY | {"sqlalchemy"}) == set()
+
+
+def test_subscriptions_imports_the_store_only(tmp_path: Path) -> None:
+    """subscriptions list loads the store, not Discord, the LL2 client or the scheduler."""
+    imported = _imported("subscriptions", "list", cwd=tmp_path)
+    assert "sqlalchemy" in imported
+    assert imported & HEAVY == set()

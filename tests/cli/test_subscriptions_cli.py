@@ -179,3 +179,55 @@ def test_editing_a_missing_subscription_exits_1(db_url: str) -> None:
     result = _cli(db_url, "edit", "42", "--reminders", "1h")
     assert result.returncode == 1
     assert _only_error_line(result) == "error: no subscription #42"
+
+
+def test_negative_provider_is_refused_as_an_id(db_url: str) -> None:
+    """--providers -1 is not "not a number": the error says ids are positive whole numbers."""
+    result = _cli(db_url, "add", "--guild", GUILD, "--channel", CHANNEL, "--providers", "-1")
+    assert result.returncode == 2
+    assert _only_error_line(result) == (
+        "error: --providers: '-1' is not a valid id (ids are positive whole numbers)"
+    )
+
+
+def _listed_channels(db_url: str) -> list[str]:
+    return [s["channel_id"] for s in json.loads(_cli(db_url, "list", "--format", "json").stdout)]
+
+
+def test_add_several_channels_prints_one_id_each(db_url: str) -> None:
+    """--channel repeated and/or comma-separated subscribes each channel, one id per line."""
+    one, two, three = "800000000000000001", "800000000000000002", "800000000000000003"
+    result = _cli(db_url, "add", "--guild", GUILD, "--channel", one, "--channel", f"{two},{three}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["1", "2", "3"]
+    assert _listed_channels(db_url) == [one, two, three]
+
+
+def test_one_bad_channel_refuses_the_whole_add(db_url: str) -> None:
+    """A bad id among several channels is exit 2 and adds none of them."""
+    result = _cli(db_url, "add", "--guild", GUILD, "--channel", f"{CHANNEL},abc")
+    assert result.returncode == 2
+    assert (
+        _only_error_line(result)
+        == "error: --channel: 'abc' is not a Discord id (a positive number)"
+    )
+    assert _listed_channels(db_url) == []
+
+
+def test_repeated_channel_refuses_the_whole_add(db_url: str) -> None:
+    """The same channel given twice is a usage error (exit 2), and nothing is added."""
+    result = _cli(db_url, "add", "--guild", GUILD, "--channel", CHANNEL, "--channel", CHANNEL)
+    assert result.returncode == 2
+    assert _only_error_line(result) == f"error: --channel: {CHANNEL} is given twice"
+    assert _listed_channels(db_url) == []
+
+
+def test_existing_twin_among_several_channels_adds_none(db_url: str) -> None:
+    """When one channel already has this subscription, the other channels are not added either."""
+    assert _cli(db_url, "add", "--guild", GUILD, "--channel", CHANNEL).returncode == 0
+    result = _cli(db_url, "add", "--guild", GUILD, "--channel", f"800000000000000009,{CHANNEL}")
+    assert result.returncode == 1
+    assert _only_error_line(result) == (
+        f"error: channel {CHANNEL} already has this subscription (#1); nothing added"
+    )
+    assert _listed_channels(db_url) == [CHANNEL]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core.admin_notice import disabled_reason
 from bot.core.changes import ALERT_KINDS, ChangeKind
 from bot.core.snapshot import Source
 from bot.core.subscription_options import (
@@ -72,11 +73,20 @@ def test_parse_id_list_rejects_non_number() -> None:
         parse_id_list("2,abc", "--types")
 
 
-@pytest.mark.parametrize("text", ["-3", "1.5", "٣"])
-def test_parse_id_list_rejects_signs_decimals_and_non_ascii_digits(text: str) -> None:
+def test_parse_id_list_rejects_non_ascii_digits() -> None:
     """Only plain ASCII digits are ids (``int()`` alone would take "٣")."""
     with pytest.raises(OptionError, match="is not a number"):
-        parse_id_list(text, "types")
+        parse_id_list("٣", "types")
+
+
+@pytest.mark.parametrize("text", ["-3", "1.5"])
+def test_parse_id_list_says_ids_are_positive_whole_numbers(text: str) -> None:
+    """A negative or fractional number is refused with the rule, not as "not a number"."""
+    with pytest.raises(OptionError) as info:
+        parse_id_list(text, "--providers")
+    assert str(info.value) == (
+        f"--providers: '{text}' is not a valid id (ids are positive whole numbers)"
+    )
 
 
 def test_parse_id_list_rejects_zero() -> None:
@@ -291,3 +301,25 @@ def test_describe_subscription_lists_reminders_only_when_set() -> None:
     assert "reminders" not in describe_subscription(base, EVENT_TYPES)
     line = describe_subscription(base.model_copy(update={"reminders": (60, 10)}), EVENT_TYPES)
     assert "; alerts: all; reminders: T-1 h, T-10 min" in line
+
+
+def test_describe_says_disabled_for_a_channel_discord_refused() -> None:
+    """A subscription the worker turned off reads "disabled", with what Discord said."""
+    subscription = sub(5, 123, enabled=False).model_copy(
+        update={"disabled_reason": disabled_reason("403 50013: Missing Permissions")}
+    )
+    assert describe_subscription(subscription, EVENT_TYPES).endswith(
+        "; disabled: channel unusable: 403 50013: Missing Permissions"
+    )
+
+
+def test_describe_for_discord_makes_the_stored_reason_inert() -> None:
+    """With ``markdown`` a reason cannot ping or restyle the listing; the terminal sees it raw."""
+    subscription = sub(6, 123, enabled=False).model_copy(
+        update={"disabled_reason": "**launch** week @everyone"}
+    )
+    shown = describe_subscription(subscription, EVENT_TYPES, markdown=True)
+    assert shown.endswith("; paused: \\*\\*launch\\*\\* week @\u200beveryone")
+    assert describe_subscription(subscription, EVENT_TYPES).endswith(
+        "; paused: **launch** week @everyone"
+    )

@@ -8,6 +8,7 @@ import discord
 from simcord import assert_responded
 
 from bot import __version__
+from bot.core.admin_notice import disabled_reason
 from tests.discord_ui.conftest import World
 from tests.store.samples import outbox_row
 
@@ -65,7 +66,9 @@ async def test_status_reports_polls_budget_and_deliveries(world: World) -> None:
     await world.store.set_datetime("poll:next_at", nxt)
     for minutes in (90, 30, 10, 2):  # the first is outside the hour
         await world.store.record_request(world.now - timedelta(minutes=minutes))
-    await world.store.enqueue([outbox_row(f"k{i}", due=world.now) for i in range(3)])
+    await world.store.enqueue(
+        [outbox_row(f"k{i}", guild_id=world.guild.id, due=world.now) for i in range(3)]
+    )
     result = await world.admin.slash(world.channel, "spacecast status")
     assert result.response is not None
     assert result.response.ephemeral
@@ -90,3 +93,49 @@ async def test_status_before_the_first_poll(world: World) -> None:
     assert result.response is not None
     fields = {f.name: f.value for f in result.response.embeds[0].fields}
     assert fields["Last poll"] == fields["Next poll"] == "never"
+
+
+async def test_status_refuses_a_member_without_manage_server(world: World) -> None:
+    """A member granted the command still needs Manage Server to see the bot's status."""
+    world.guild.set_command_permissions(world.command_ids["spacecast"], {world.member: True})
+    result = await world.member.slash(world.channel, "spacecast status")
+    assert_responded(result, contains="need the **Manage Server** permission", ephemeral=True)
+    assert result.response is not None
+    assert result.response.embeds == []
+
+
+async def test_status_counts_only_this_servers_deliveries(world: World) -> None:
+    """Another server's backlog is not this server's business (nor its number to show)."""
+    mine = [outbox_row(f"mine{i}", guild_id=world.guild.id, due=world.now) for i in range(2)]
+    theirs = [outbox_row(f"theirs{i}", due=world.now) for i in range(5)]
+    await world.store.enqueue([*mine, *theirs])
+    result = await world.admin.slash(world.channel, "spacecast status")
+    assert result.response is not None
+    fields = {f.name: f.value for f in result.response.embeds[0].fields}
+    assert fields["Deliveries"] == "2 pending · 0 failed"
+
+
+async def test_status_shows_disabled_subscriptions_and_the_fix(world: World) -> None:
+    """Subscriptions Discord's refusal turned off are listed with its words and the fix."""
+    dead = world.guild.create_text_channel("dead")
+    sub = await world.store.add_subscription(world.guild.id, dead.id)
+    paused = await world.store.add_subscription(world.guild.id, world.channel.id)
+    await world.store.set_subscription_enabled(paused.id, False, "launch week")
+    await world.store.disable_channel(dead.id, disabled_reason("403 50013: Missing Permissions"))
+    result = await world.admin.slash(world.channel, "spacecast status")
+    assert result.response is not None
+    fields = {f.name: f.value for f in result.response.embeds[0].fields}
+    assert fields["⚠️ Disabled subscriptions"] == (
+        f"#{sub.id} in <#{dead.id}>: 403 50013: Missing Permissions\n"
+        "Give me **View Channel**, **Send Messages** and **Embed Links** there, "
+        "then run `/spacecast resume <id>`."
+    )
+
+
+async def test_status_without_disabled_subscriptions_has_no_such_field(world: World) -> None:
+    """A healthy server's status does not carry an empty warning."""
+    await world.store.add_subscription(world.guild.id, world.channel.id)
+    result = await world.admin.slash(world.channel, "spacecast status")
+    assert result.response is not None
+    names = [f.name for f in result.response.embeds[0].fields]
+    assert "⚠️ Disabled subscriptions" not in names

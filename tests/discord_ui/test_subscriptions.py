@@ -6,9 +6,12 @@ import discord
 import pytest
 from simcord import SetupError, assert_responded
 
+from bot.core.admin_notice import disabled_reason
 from bot.core.changes import ChangeKind
 from bot.core.snapshot import Source
 from tests.discord_ui.conftest import World
+
+FORBIDDEN = "403 50013: Missing Permissions"
 
 
 async def subscribe(world: World, **options: object) -> str:
@@ -299,3 +302,98 @@ async def test_list_shows_reminders(world: World) -> None:
     [embed] = result.response.embeds
     assert embed.description is not None
     assert embed.description.endswith("; reminders: T-1 h, T-10 min")
+
+
+async def test_id_autocomplete_offers_nothing_to_a_member_without_manage_server(
+    world: World,
+) -> None:
+    """A member granted the command must not learn the server's subscriptions from suggestions."""
+    await subscribe(world)
+    world.guild.set_command_permissions(world.command_ids["spacecast"], {world.member: True})
+    choices = await world.member.autocomplete(world.channel, "spacecast unsubscribe", "id", "")
+    assert choices == []
+
+
+async def disabled_by_discord(world: World, channel_id: int | None = None) -> int:
+    """A subscription the delivery worker disabled after Discord's 403; returns its id."""
+    sub = await world.store.add_subscription(world.guild.id, channel_id or world.channel.id)
+    await world.store.disable_channel(sub.channel_id, disabled_reason(FORBIDDEN))
+    return sub.id
+
+
+async def test_list_shows_a_disabled_subscription_with_reason_and_fix(world: World) -> None:
+    """A subscription Discord's refusal turned off says so, what Discord said, and the fix."""
+    sub_id = await disabled_by_discord(world)
+    result = await world.admin.slash(world.channel, "spacecast list")
+    assert result.response is not None
+    [embed] = result.response.embeds
+    assert embed.description is not None
+    first, fix = embed.description.splitlines()
+    assert first.endswith(f"; disabled: channel unusable: {FORBIDDEN}")
+    assert fix == (
+        "↳ Give me **View Channel**, **Send Messages** and **Embed Links** in "
+        f"<#{world.channel.id}>, then run `/spacecast resume {sub_id}`."
+    )
+
+
+async def test_resume_of_a_disabled_subscription_sends_a_test_message_first(
+    world: World,
+) -> None:
+    """Discord takes the test message (pinging nobody), then the subscription is enabled."""
+    sub_id = await disabled_by_discord(world)
+    result = await world.admin.slash(world.channel, "spacecast resume", id=sub_id)
+    assert_responded(
+        result,
+        content=f"▶️ Resumed subscription #{sub_id} (<#{world.channel.id}>). "
+        "My test message got through.",
+        ephemeral=True,
+    )
+    [test] = world.channel.history()
+    assert test.content.startswith("✅ Spacecast can post here again")
+    assert (test.mention_everyone, test.role_mentions, test.mentions) == (False, [], [])
+    stored = await world.store.get_subscription(sub_id)
+    assert stored is not None
+    assert (stored.enabled, stored.disabled_reason) == (True, None)
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "advice"),
+    [
+        (50013, "Missing Permissions", "Check that I have **View Channel**, **Send Messages**"),
+        (50001, "Missing Access", "I'm missing **View Channel** there."),
+    ],
+)
+async def test_resume_keeps_a_disabled_subscription_off_when_the_test_message_fails(
+    world: World, code: int, message: str, advice: str
+) -> None:
+    """Discord refuses the test message: the answer says what to grant; nothing is enabled."""
+    sub_id = await disabled_by_discord(world)
+    world.env.inject_error("POST", "/channels/*/messages", status=403, code=code, message=message)
+    result = await world.admin.slash(world.channel, "spacecast resume", id=sub_id)
+    assert_responded(
+        result,
+        contains=f"Discord refused my test message in <#{world.channel.id}> (403 {code}: "
+        f"{message}), so subscription #{sub_id} stays disabled. {advice}",
+        ephemeral=True,
+    )
+    stored = await world.store.get_subscription(sub_id)
+    assert stored is not None
+    assert (stored.enabled, stored.disabled_reason) == (False, disabled_reason(FORBIDDEN))
+
+
+async def test_resume_of_a_paused_subscription_posts_nothing(world: World) -> None:
+    """An admin's pause is lifted without a test message: the channel was never refused."""
+    sub = await world.store.add_subscription(world.guild.id, world.channel.id)
+    await world.store.set_subscription_enabled(sub.id, False, "launch week")
+    result = await world.admin.slash(world.channel, "spacecast resume", id=sub.id)
+    assert_responded(result, content=f"▶️ Resumed subscription #{sub.id} (<#{world.channel.id}>).")
+    assert world.channel.history() == []
+
+
+async def test_id_autocomplete_marks_a_disabled_subscription(world: World) -> None:
+    """Suggestions tell a subscription Discord refused ("disabled") from a paused one."""
+    sub_id = await disabled_by_discord(world)
+    choices = await world.admin.autocomplete(world.channel, "spacecast resume", "id", "")
+    assert choices == [
+        {"name": f"#{sub_id} · #launch-alerts · events and launches · disabled", "value": sub_id}
+    ]

@@ -126,3 +126,19 @@ async def test_watch_once_unreachable_api_fails_cleanly(tmp_path: Path) -> None:
     assert code == 1
     assert out == ""
     assert "Traceback" not in err
+
+
+async def test_watch_once_says_the_baseline_was_stored_once(tmp_path: Path) -> None:
+    """The silent first poll says on stderr what it stored; the next poll does not repeat it."""
+    fake = FakeLL2(events=[_event()], launches=[load_fixture("launch-synthetic-detailed.json")])
+    async with serve(fake):
+        code, out, err = await _watch(fake, tmp_path)
+        assert (code, out) == (0, ""), err
+        notes = [line for line in err.splitlines() if "baseline:" in line]
+        assert len(notes) == 1
+        assert notes[0].endswith(
+            "baseline: 1 event and 1 launch stored; alerts start with the next change"
+        )
+        code, _, err = await _watch(fake, tmp_path)
+        assert code == 0, err
+        assert "baseline:" not in err

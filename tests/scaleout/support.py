@@ -19,6 +19,9 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.engine import make_url
 
+from bot.core.snapshot import Source
+from bot.services.poller import BASELINE_KEY
+from bot.store import Store
 from tests.e2e.fake_ll2 import load_fixture
 from tests.store.dbutil import _asyncpg_dsn, pg_url, require_pg
 
@@ -124,3 +127,8 @@ async def until(predicate: Callable[[], bool], limit: float, what: str) -> float
         if time.monotonic() - started > limit:
             pytest.fail(f"timed out after {limit:.0f}s waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+async def baseline_done(store: Store) -> bool:
+    """Whether every source's silent baseline is done (the poller's flags)."""
+    return all([await store.get_flag(BASELINE_KEY.format(source=s.value)) for s in Source])

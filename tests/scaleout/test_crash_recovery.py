@@ -13,6 +13,7 @@ the same nonce, and Discord hands back the message it already has).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import time
@@ -25,7 +26,15 @@ from sqlalchemy import select
 
 from bot.store import OutboxStatus, open_store, schema
 from tests.scaleout.fakes import CountingLL2, MultiTokenDiscord, serve_ll2
-from tests.scaleout.support import fresh_database, hot_event, spawn_harness, stop, until, wait_ready
+from tests.scaleout.support import (
+    baseline_done,
+    fresh_database,
+    hot_event,
+    spawn_harness,
+    stop,
+    until,
+    wait_ready,
+)
 from tests.store.dbutil import BACKENDS
 
 pytestmark = pytest.mark.slow
@@ -77,9 +86,11 @@ async def test_sigkill_mid_fan_out_then_restart_delivers_the_rest_within_seconds
         stack.push_async_callback(stop, first)
         await wait_ready(first)
         # Baseline first (silent), then the webcast goes live.
-        await until(lambda: ll2.polls_by("p0") >= 1, 40, "the baseline poll")
-        polls = ll2.polls_by("p0")
-        await until(lambda: ll2.polls_by("p0") > polls, 40, "a second poll")
+        async with asyncio.timeout(40):
+            while True:
+                if await baseline_done(store):
+                    break
+                await asyncio.sleep(0.2)
         live = copy.deepcopy(event)
         live["webcast_live"] = True
         live["vid_urls"][0]["live"] = True

@@ -38,12 +38,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.core.snapshot import Source
-from bot.services.poller import BASELINE_KEY
 from bot.store import OutboxStatus, Store, open_store, schema, shard_of
 from tests.scaleout.fakes import CountingLL2, MultiTokenDiscord, serve_ll2
 from tests.scaleout.support import (
     Proc,
+    baseline_done,
     fresh_database,
     hot_event,
     spawn_harness,
@@ -109,10 +108,6 @@ async def spawn(shard: int, db_url: str, ll2: CountingLL2, discord_url: str, wor
         },
         workdir / f"shard-{shard}.log",
     )
-
-
-async def baseline_done(store: Store) -> bool:
-    return all([await store.get_flag(BASELINE_KEY.format(source=s.value)) for s in Source])
 
 
 async def outbox_status_by_channel(store: Store) -> dict[int, list[str]]:

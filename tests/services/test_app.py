@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
@@ -105,6 +106,28 @@ async def test_start_poll_deliver_stop(tmp_path: Path, store: Store) -> None:
         with pytest.raises(urllib.error.URLError, match="refused"):
             await asyncio.to_thread(scrape, server.url)
     assert len(fake.messages) == 1  # baseline polls alert nobody
+
+
+async def test_run_logs_the_baseline(
+    tmp_path: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """run's first, silent poll says in the log what it stored, in one line."""
+    ll2 = CountingLL2(events=[hot_event(datetime.now(UTC))])
+    caplog.set_level(logging.INFO, logger="bot.app")
+
+    def notes() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.getMessage().startswith("baseline:")]
+
+    async with serve_ll2(ll2), FakeDiscord() as fake, logged_in_client(fake.base_url) as client:
+        services = AppServices(
+            settings_for(tmp_path, ll2, store), store, Timings(poll_tick_seconds=0.2)
+        )
+        await services.start(client)
+        try:
+            await eventually(notes)
+        finally:
+            await services.stop()
+    assert notes() == ["baseline: 1 event and 0 launches stored; alerts start with the next change"]
 
 
 async def test_stop_before_start_is_harmless(tmp_path: Path, store: Store) -> None:

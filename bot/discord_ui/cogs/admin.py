@@ -10,12 +10,14 @@ import discord
 from discord import app_commands
 
 from bot import __version__
+from bot.core.admin_notice import disabled_summary
 from bot.core.render import render_message, sample_change
-from bot.discord_ui.checks import require_bot_can_post, require_guild, require_manager, text_channel
+from bot.discord_ui.checks import require_bot_can_post, require_manager, text_channel
 from bot.discord_ui.cogs.base import CogBase
 from bot.discord_ui.convert import send_kwargs
 from bot.discord_ui.errors import NO_MENTIONS, UserError, answering, defer, reply
 from bot.store import OutboxStatus
+from bot.store.delivery_queries import guild_outbox_counts
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import SpacecastBot
@@ -52,16 +54,18 @@ class AdminCommands(CogBase):
 
     @app_commands.command(name="status", description="Show polling, API budget and delivery health")
     async def status(self, interaction: Interaction) -> None:
-        """Last and next poll, LL2 requests this hour, outbox backlog, version and shards."""
+        """Polls, LL2 requests this hour, this server's backlog and disabled subscriptions."""
         async with answering(interaction):
-            guild = require_guild(interaction)
+            # The group is hidden from members without Manage Server, but a server can grant it
+            # to anyone: the backlog and subscription problems are for its managers only.
+            guild = require_manager(interaction)
             await defer(interaction)
             now = self.now()
             last_poll = await self.store.get_datetime(LAST_POLL_KEY)
             next_poll = await self.store.get_datetime(NEXT_POLL_KEY)
             used = len(await self.store.load_request_times(now - timedelta(hours=1)))
             budget = self.bot.settings.ll2.requests_per_hour
-            counts = await self.store.outbox_counts()
+            counts = await guild_outbox_counts(self.store, guild.id)
             embed = discord.Embed(title="Spacecast status", colour=STATUS_COLOUR)
             embed.add_field(name="Last poll", value=when(last_poll), inline=False)
             embed.add_field(name="Next poll", value=when(next_poll), inline=False)
@@ -71,6 +75,9 @@ class AdminCommands(CogBase):
                 value=f"{counts[OutboxStatus.PENDING]} pending · "
                 f"{counts[OutboxStatus.FAILED]} failed",
             )
+            problems = disabled_summary(await self.store.list_subscriptions(guild.id))
+            if problems is not None:
+                embed.add_field(name="⚠️ Disabled subscriptions", value=problems, inline=False)
             embed.add_field(name="Shards", value=shard_text(self.bot, guild), inline=False)
             embed.set_footer(text=f"Spacecast {__version__} · discord.py {discord.__version__}")
             await reply(interaction, embed=embed)

@@ -1,6 +1,9 @@
 """``/spacecast subscribe | unsubscribe | list | pause | resume | reminders``: which channel
 gets which alerts, and which T-minus reminders.
 
+A subscription is *paused* by an admin, or *disabled* by the delivery worker when Discord
+refused its channel; ``list`` shows the fix for the latter and ``resume`` proves it worked.
+
 Validation and wording are shared with the terminal's ``spacecast subscriptions`` through
 :mod:`bot.core.subscription_options`; every answer here is ephemeral (configuration chatter is
 for the admin who asked, not for the alert channel).
@@ -8,11 +11,14 @@ for the admin who asked, not for the alert channel).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
+from bot.core.admin_notice import POST_PERMISSIONS, how_to_fix, is_disabled_by_delivery
 from bot.core.changes import ALERT_KINDS
 from bot.core.reminders import describe_offsets
 from bot.core.subscription_options import (
@@ -22,14 +28,26 @@ from bot.core.subscription_options import (
 )
 from bot.core.subscriptions import Subscription, duplicate_of
 from bot.discord_ui import autocomplete as ac
-from bot.discord_ui.checks import require_bot_can_post, require_manager, text_channel
+from bot.discord_ui.checks import (
+    is_manager,
+    missing_alert_permissions,
+    require_bot_can_post,
+    require_manager,
+    text_channel,
+)
 from bot.discord_ui.cogs.base import CogBase
-from bot.discord_ui.errors import UserError, answering, defer, reply
+from bot.discord_ui.errors import NO_MENTIONS, UserError, answering, defer, reply
+from bot.discord_ui.sender import MISSING_ACCESS
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import SpacecastBot
 
     Interaction = discord.Interaction[SpacecastBot]
+
+log = logging.getLogger("bot.discord")
+
+# Posted by /spacecast resume before re-enabling a subscription Discord's refusal disabled.
+CAN_POST_AGAIN = "✅ Spacecast can post here again: alerts of subscription #{id} resume."
 
 # Discord integer options stop at 2**53; subscription ids are small positive integers.
 SubscriptionId = app_commands.Range[int, 1, 2**53 - 1]
@@ -75,17 +93,47 @@ def role_warning(role: discord.Role, channel: discord.TextChannel) -> str | None
 
 
 def listing(lines: list[str]) -> str:
-    """Subscription lines joined within an embed description, noting any left out."""
+    """Subscription entries joined within an embed description, noting any left out.
+
+    An entry may span lines (a disabled subscription's fix goes under it); each line is clipped.
+    """
     shown: list[str] = []
     used = 0
-    for index, line in enumerate(lines):
-        line = ac.clip(line, LIST_LINE_MAX)
+    for index, entry in enumerate(lines):
+        line = "\n".join(ac.clip(part, LIST_LINE_MAX) for part in entry.split("\n"))
         if used + len(line) + 1 > LIST_BUDGET:
             shown.append(f"…and {len(lines) - index} more.")
             break
         shown.append(line)
         used += len(line) + 1
     return "\n".join(shown)
+
+
+def list_entry(
+    sub: Subscription, type_names: Mapping[int, str], provider_names: Mapping[int, str]
+) -> str:
+    """One subscription for ``/spacecast list``; one Discord refused gets how to fix it below."""
+    line = describe_subscription(sub, type_names, provider_names, markdown=True)
+    if is_disabled_by_delivery(sub):
+        line += "\n↳ " + how_to_fix(sub.channel_id, [sub.id])
+    return line
+
+
+def refused_text(
+    channel: discord.abc.GuildChannel, me: discord.Member | None, exc: discord.HTTPException
+) -> str:
+    """What to grant after Discord refused the test message in ``channel``.
+
+    The cache names the missing permission when it knows; else Discord's code points at one
+    (50001 Missing Access: the channel is hidden), or all three are worth checking.
+    """
+    missing = missing_alert_permissions(channel, me) if me is not None else []
+    if not missing and exc.code == MISSING_ACCESS:
+        missing = ["View Channel"]
+    if missing:
+        return f"I'm missing {', '.join(f'**{name}**' for name in missing)} there."
+    names = [f"**{name}**" for name in POST_PERMISSIONS]
+    return f"Check that I have {', '.join(names[:-1])} and {names[-1]} there."
 
 
 class SubscriptionCommands(CogBase):
@@ -105,7 +153,9 @@ class SubscriptionCommands(CogBase):
         self, interaction: Interaction, current: str
     ) -> list[app_commands.Choice[int]]:
         guild = interaction.guild
-        if guild is None:
+        # Suggestions would list the server's subscriptions to anyone the command is granted
+        # to; the commands themselves refuse members without Manage Server, so offer them none.
+        if guild is None or not is_manager(interaction):
             return []
         subs = await self.store.list_subscriptions(guild.id)
         labelled = []
@@ -225,7 +275,7 @@ class SubscriptionCommands(CogBase):
                 return
             type_names = await self.type_names()
             provider_names = await self.provider_names() if any(s.providers for s in subs) else {}
-            lines = [describe_subscription(s, type_names, provider_names) for s in subs]
+            lines = [list_entry(s, type_names, provider_names) for s in subs]
             embed = discord.Embed(
                 title=f"Spacecast subscriptions ({len(subs)})",
                 description=listing(lines),
@@ -257,12 +307,17 @@ class SubscriptionCommands(CogBase):
             await self.store.set_subscription_enabled(sub.id, False, why, now=self.now())
             await reply(interaction, f"⏸️ Paused subscription #{sub.id} (<#{sub.channel_id}>).")
 
-    @app_commands.command(name="resume", description="Resume a paused subscription")
+    @app_commands.command(name="resume", description="Resume a paused or disabled subscription")
     @app_commands.describe(subscription_id="The subscription to resume (see /spacecast list)")
     @app_commands.rename(subscription_id="id")
     @app_commands.autocomplete(subscription_id=_complete_subscription)
     async def resume(self, interaction: Interaction, subscription_id: SubscriptionId) -> None:
-        """Enable a subscription again, once the bot can post in its channel."""
+        """Enable a subscription again, once the bot can post in its channel.
+
+        One that Discord's refusal disabled must first get a test message through: the cached
+        permissions can look right while Discord still refuses, and every refused alert counts
+        towards Discord's invalid-request ban.
+        """
         async with answering(interaction):
             guild = require_manager(interaction)
             await defer(interaction)
@@ -277,8 +332,33 @@ class SubscriptionCommands(CogBase):
                 )
             # A subscription paused for missing permissions would fail again at once.
             require_bot_can_post(guild, channel)
+            proven = ""
+            if is_disabled_by_delivery(sub):
+                await self._test_message(guild, channel, sub)
+                proven = " My test message got through."
             await self.store.set_subscription_enabled(sub.id, True, now=self.now())
-            await reply(interaction, f"▶️ Resumed subscription #{sub.id} ({channel.mention}).")
+            await reply(
+                interaction, f"▶️ Resumed subscription #{sub.id} ({channel.mention}).{proven}"
+            )
+
+    async def _test_message(
+        self, guild: discord.Guild, channel: discord.abc.GuildChannel, sub: Subscription
+    ) -> None:
+        """Post the "can post here again" message, or refuse, saying what to grant."""
+        if not isinstance(channel, discord.abc.Messageable):
+            raise UserError(f"{channel.mention} is not a channel I can post alerts in.")
+        try:
+            await channel.send(CAN_POST_AGAIN.format(id=sub.id), allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as exc:
+            log.info("resume test message refused in channel %s: %s", channel.id, exc)
+            said = f"{exc.status} {exc.code}: {exc.text}" if exc.code else str(exc.status)
+            head = (
+                f"Discord refused my test message in {channel.mention} ({said}), "
+                f"so subscription #{sub.id} stays disabled."
+            )
+            if isinstance(exc, discord.Forbidden):
+                raise UserError(f"{head} {refused_text(channel, guild.me, exc)}") from None
+            raise UserError(f"{head} Please try again in a minute.") from None
 
     @app_commands.command(name="reminders", description="Set a subscription's T-minus reminders")
     @app_commands.describe(

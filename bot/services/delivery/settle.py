@@ -7,14 +7,16 @@ and leaves the row leased, so it comes back when the lease ends instead of being
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
 from bot.config import DeliverySettings
+from bot.core.admin_notice import disabled_reason
 from bot.discord_ui.sender import ChannelGone, TransientSendError
 from bot.store import OutboxRow, Store
 
@@ -22,6 +24,8 @@ log = logging.getLogger("bot.delivery")
 
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 900.0
+# A channel's task waits for its hook, and the batch for every task: bound the wait.
+HOOK_TIMEOUT_SECONDS = 15.0
 
 
 def backoff_delay(
@@ -89,8 +93,28 @@ class Tally:
 Context = dict[str, object]
 
 
+@dataclass(frozen=True)
+class ChannelDisabled:
+    """A channel whose subscriptions :meth:`Settler.channel_gone` has just disabled."""
+
+    guild_id: int
+    channel_id: int
+    reason: str  # as stored in the subscriptions' ``disabled_reason``
+    subscriptions: int  # how many were disabled by this failure (at least one)
+    at: datetime
+
+
+ChannelDisabledHook = Callable[[ChannelDisabled], Awaitable[None]]
+
+
 class Settler:
-    """Records the result of each attempt in the store (see the module docstring)."""
+    """Records the result of each attempt in the store (see the module docstring).
+
+    ``on_channel_disabled`` is awaited after a dead channel's subscriptions were disabled (not
+    when they already were), at most ``hook_timeout`` seconds; whatever it raises is logged and
+    delivery carries on. It is a public attribute so the composition root can set it on a
+    settler it did not build.
+    """
 
     def __init__(
         self,
@@ -98,11 +122,16 @@ class Settler:
         settings: DeliverySettings,
         now: Callable[[], datetime],
         backoff: Callable[[int], timedelta],
+        *,
+        on_channel_disabled: ChannelDisabledHook | None = None,
+        hook_timeout: float = HOOK_TIMEOUT_SECONDS,
     ) -> None:
         self._store = store
         self._settings = settings
         self._now = now
         self._backoff = backoff
+        self.on_channel_disabled = on_channel_disabled
+        self._hook_timeout = hook_timeout
 
     async def sent(self, row: OutboxRow, message_id: int, tally: Tally, ctx: Context) -> Outcome:
         """Mark ``row`` sent as ``message_id``."""
@@ -133,7 +162,7 @@ class Settler:
         self, row: OutboxRow, exc: ChannelGone, tally: Tally, ctx: Context
     ) -> None:
         """Disable the channel's subscriptions, cancel its pending rows (one 403/404 is enough)."""
-        reason = f"channel unusable: {exc.reason}"[:500]
+        reason = disabled_reason(exc.reason)
         log.warning("channel gone; disabling it", extra={**ctx, "error": exc.reason})
         try:
             async with self._store.transaction() as tx:
@@ -148,6 +177,21 @@ class Settler:
             "channel disabled",
             extra={**ctx, "subscriptions": disabled, "cancelled_rows": cancelled},
         )
+        if disabled:  # the first time only: a channel already disabled was announced then
+            event = ChannelDisabled(row.guild_id, row.channel_id, reason, disabled, self._now())
+            await self._announce(event, ctx)
+
+    async def _announce(self, event: ChannelDisabled, ctx: Context) -> None:
+        hook = self.on_channel_disabled
+        if hook is None:
+            return
+        # Telling the server is a courtesy on top of delivery: it must never fail a row, and
+        # holds this channel's task (so the batch's end) for hook_timeout at most.
+        try:
+            async with asyncio.timeout(self._hook_timeout):
+                await hook(event)
+        except Exception:
+            log.exception("could not tell the server about a disabled channel", extra=ctx)
 
     async def transient(
         self, row: OutboxRow, exc: TransientSendError, tally: Tally, ctx: Context

@@ -55,6 +55,7 @@ from bot.services.delivery.sending import RowSender
 from bot.services.delivery.settle import (
     BACKOFF_BASE_SECONDS,
     BACKOFF_CAP_SECONDS,
+    ChannelDisabledHook,
     DeliveryReport,
     Outcome,
     Settler,
@@ -97,6 +98,7 @@ class DeliveryWorker:
         rng: random.Random | None = None,
         owner: ClaimOwner | None = None,
         outage: Outage | None = None,
+        on_channel_disabled: ChannelDisabledHook | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -116,7 +118,9 @@ class DeliveryWorker:
         self._sending = RowSender(
             sender, concurrency=settings.concurrency, rate_per_second=rate_per_second, now=now
         )
-        self._settle = Settler(store, settings, now, self.backoff)
+        self._settle = Settler(
+            store, settings, now, self.backoff, on_channel_disabled=on_channel_disabled
+        )
         self._idle_seconds = idle_seconds
         self._backoff = (backoff_base, backoff_cap)
         self._rng = rng or random.Random()

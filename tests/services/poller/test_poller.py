@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.core.changes import ChangeKind
 from bot.core.snapshot import Source
 from bot.ll2 import LL2Client
-from bot.services.poller import Poller
+from bot.services.poller import Poller, PollReport
 from bot.store import Store
 from tests.e2e.fake_ll2 import FakeLL2, load_fixture, serve
 
@@ -52,6 +52,22 @@ async def test_first_poll_is_a_silent_baseline(poller: Poller, store: Store) -> 
     assert report.changes == []
     assert report.items_seen == 2
     assert await store.get_snapshot(Source.EVENT, "1201") is not None
+
+
+async def test_baseline_is_reported_with_its_counts_once(poller: Poller) -> None:
+    """The poll that ends each source's baseline reports what it stored; the next one does not."""
+    first = await poller.poll_upcoming()
+    assert first.baselines == {Source.EVENT: 1, Source.LAUNCH: 1}
+    second = await poller.poll_upcoming()
+    assert (second.baselines, second.baseline_note()) == ({}, None)
+
+
+async def test_partial_first_read_reports_no_baseline(poller: Poller, fake: FakeLL2) -> None:
+    """An incomplete first read does not end the baseline, so it reports none."""
+    _, _, done = await poller.apply_snapshots(
+        *_query_for_events(), await _snapshots(fake, [_event()]), complete=False
+    )
+    assert not done
 
 
 async def test_change_is_routed_to_matching_subscription(
@@ -195,3 +211,11 @@ async def test_unchanged_item_is_only_touched(
     assert report.changes == []
     assert diffed == [0, 0]
     assert report.items_seen == 2
+
+
+def test_baseline_note_counts_items_in_words() -> None:
+    """The note names each baselined source with its count, singular or plural."""
+    report = PollReport(baselines={Source.LAUNCH: 12, Source.EVENT: 1})
+    assert report.baseline_note() == (
+        "baseline: 1 event and 12 launches stored; alerts start with the next change"
+    )
