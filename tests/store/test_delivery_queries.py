@@ -25,4 +25,5 @@ async def test_guild_outbox_counts_count_one_guild_by_status(store: Store) -> No
         OutboxStatus.SENT: 0,
         OutboxStatus.FAILED: 1,
         OutboxStatus.CANCELLED: 0,
+        OutboxStatus.EXPIRED: 0,
     }
