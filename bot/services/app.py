@@ -26,6 +26,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 import discord
 
@@ -44,6 +45,7 @@ from bot.services.leader import (
 )
 from bot.services.outage import Outage
 from bot.services.poller import Poller, PollReport, utc_now
+from bot.services.reminders import ReminderJob
 from bot.services.scheduler import POLL_TICK_SECONDS, BotScheduler, PollLoop
 from bot.store import OutboxStatus, ShardSpec, Store
 
@@ -176,6 +178,15 @@ class AppServices:
             if report.queued:
                 worker.notify()  # deliver right away instead of at the next idle tick
 
+        reminder_job = ReminderJob(
+            store, timedelta(minutes=settings.delivery.quiet_period_minutes), utc_now
+        )
+
+        async def reminders() -> object:
+            if await reminder_job.run():
+                worker.notify()  # hand them to Discord now, not at the next idle tick
+            return None
+
         async def sweep() -> object:
             worker.notify()
             counts = await store.outbox_counts()
@@ -185,7 +196,7 @@ class AppServices:
         self._scheduler = BotScheduler(
             PollLoop(store, client, poller, settings), store, settings,
             on_report=after_poll, sweep=sweep, may_poll=may_poll,
-            poll_seconds=timings.poll_tick_seconds, outage=outage,
+            poll_seconds=timings.poll_tick_seconds, outage=outage, reminders=reminders,
         )  # fmt: skip
         self._scheduler.start()
         log.info(

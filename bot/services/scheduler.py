@@ -167,6 +167,7 @@ class BotScheduler:
         poll_seconds: float = POLL_TICK_SECONDS,
         sweep_seconds: float = SWEEP_SECONDS,
         outage: Outage | None = None,
+        reminders: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         if poll_seconds <= 0 or sweep_seconds <= 0:
             raise ValueError("poll_seconds and sweep_seconds must be positive")
@@ -175,6 +176,7 @@ class BotScheduler:
         self._settings = settings
         self._on_report = on_report
         self._sweep = sweep
+        self._reminders = reminders
         self._may_poll = may_poll
         self._clock = clock
         self._outage = outage if outage is not None else Outage()
@@ -199,6 +201,9 @@ class BotScheduler:
         )  # fmt: skip
         add(self.sweep_job, "interval", seconds=self._sweep_seconds, id="outbox-sweep")
         add(self.housekeeping_job, "interval", hours=1, id="housekeeping")
+        if self._reminders is not None:
+            # Every tick: a reminder is handed to Discord within a tick (10 s) of its moment.
+            add(self.reminders_job, "interval", seconds=self._poll_seconds, id="reminders")
         self.scheduler.start()
 
     def shutdown(self) -> None:
@@ -241,6 +246,15 @@ class BotScheduler:
                 await self._sweep()
             except Exception as exc:
                 self._failed("outbox sweep", exc)
+
+    async def reminders_job(self) -> None:
+        """Queue the T-minus reminders that are due (the poller's job, like polling)."""
+        if self._reminders is None or not self.polling:
+            return
+        try:
+            await self._reminders()
+        except Exception as exc:
+            self._failed("reminders", exc)
 
     async def housekeeping_job(self) -> None:
         """Prune old snapshots, sent outbox rows and the request log (the poller's job: the

@@ -66,3 +66,21 @@ async def guild_outbox_counts(store: Store, guild_id: int) -> dict[OutboxStatus,
         for status, count in await conn.execute(stmt):
             counts[OutboxStatus(status)] = int(count)
     return counts
+
+
+REMINDER_KEY_PREFIX = "reminder:"
+
+
+async def reminder_keys(store: Store, created_after: datetime) -> list[str]:
+    """Dedup keys of reminder rows queued after ``created_after``, whatever their status.
+
+    The reminder planner needs every reminder already queued (sent, pending, expired or
+    failed alike) so that it never queues one twice and can tell a repeat after a slip.
+    """
+    require_aware(created_after, "created_after")
+    stmt = select(_O.c.dedup_key).where(
+        _O.c.dedup_key.startswith(REMINDER_KEY_PREFIX, autoescape=True),
+        _O.c.created_at >= created_after,
+    )
+    async with store.transaction() as tx:
+        return [str(key) for key in (await tx.connection.execute(stmt)).scalars()]

@@ -26,8 +26,10 @@ from typing import Any
 
 from bot.core.changes import Change, ChangeKind
 from bot.core.deadlines import deadline_for
-from bot.core.render import CONTENT_MAX, MessageData, render_message, truncate
+from bot.core.reminders import Reminder, grace_for
+from bot.core.render import CONTENT_MAX, MessageData, render_message, render_reminder, truncate
 from bot.core.routing import Delivery, coalesce_date_slip, nonce_for
+from bot.core.snapshot import Snapshot
 from bot.store import OutboxRow, Store
 from bot.store.delivery_queries import bring_forward, cancel_pending
 
@@ -130,6 +132,62 @@ def row_to_delivery(row: OutboxRow) -> Delivery:
         )
     except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         raise PayloadError(f"outbox row {row.id}: unreadable payload: {exc}") from exc
+
+
+def reminder_payload(reminder: Reminder) -> dict[str, Any]:
+    """The JSON payload of a reminder row: the item as it was when the reminder was queued."""
+    return {
+        "v": PAYLOAD_VERSION,
+        "reminder": {
+            "offset_minutes": reminder.key.offset_minutes,
+            "target": reminder.key.target.isoformat(),
+            "item": reminder.item.model_dump(mode="json"),
+        },
+        "subscription_id": reminder.subscription_id,
+        "role_ids": list(reminder.role_ids),
+    }
+
+
+def reminder_to_row(reminder: Reminder, now: datetime) -> OutboxRow:
+    """One pending outbox row for ``reminder``, due now.
+
+    Its deadline is the end of the reminder's grace, and never after T-0: a "T-10 min" that
+    could only arrive after the launch is noise, so it expires instead.
+    """
+    deadline = min(reminder.moment + grace_for(reminder.key.offset_minutes), reminder.key.target)
+    return OutboxRow(
+        dedup_key=reminder.dedup_key,
+        guild_id=reminder.guild_id,
+        channel_id=reminder.key.channel_id,
+        subscription_id=reminder.subscription_id,
+        item_ref=reminder.item.ref,
+        kinds=frozenset(),  # a reminder is not a change of the item
+        payload=reminder_payload(reminder),
+        role_id=reminder.role_ids[0] if reminder.role_ids else None,
+        next_attempt_at=now,
+        deadline=max(deadline, now),
+        created_at=now,
+    )
+
+
+def is_reminder(row: OutboxRow) -> bool:
+    """Whether ``row`` holds a reminder rather than change alerts."""
+    return "reminder" in row.payload
+
+
+def render_reminder_row(row: OutboxRow) -> list[MessageData]:
+    """The message of a reminder row; raises :class:`PayloadError` if the payload is unusable."""
+    payload = row.payload
+    if payload.get("v") != PAYLOAD_VERSION:
+        raise PayloadError(f"outbox row {row.id}: unknown payload version {payload.get('v')!r}")
+    try:
+        reminder = payload["reminder"]
+        item = Snapshot.model_validate(reminder["item"])
+        offset = int(reminder["offset_minutes"])
+        roles = tuple(int(r) for r in payload.get("role_ids", ()))
+        return [render_reminder(item, offset, roles)]
+    except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        raise PayloadError(f"outbox row {row.id}: unreadable reminder: {exc}") from exc
 
 
 def part_nonce(dedup_key: str, index: int) -> str:

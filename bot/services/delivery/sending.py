@@ -7,7 +7,13 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.discord_ui.sender import MessageSender, Pacer, PermanentSendError
-from bot.services.delivery.rows import part_nonce, render_delivery, row_to_delivery
+from bot.services.delivery.rows import (
+    is_reminder,
+    part_nonce,
+    render_delivery,
+    render_reminder_row,
+    row_to_delivery,
+)
 from bot.store import OutboxRow
 
 
@@ -38,8 +44,13 @@ class RowSender:
         Raises the sender's :class:`~bot.discord_ui.sender.SendError` subclasses, and
         :class:`~bot.services.delivery.rows.PayloadError` for a row that cannot be read.
         """
-        delivery = row_to_delivery(row)
-        messages = render_delivery(delivery, self._now())
+        if is_reminder(row):
+            messages = render_reminder_row(row)
+            roles = tuple(int(r) for r in row.payload.get("role_ids", ()))
+        else:
+            delivery = row_to_delivery(row)
+            messages = render_delivery(delivery, self._now())
+            roles = delivery.role_ids
         if not messages:
             raise PermanentSendError("nothing to send: the row holds no changes")
         first_id: int | None = None
@@ -50,7 +61,7 @@ class RowSender:
                     row.channel_id,
                     message,
                     nonce=part_nonce(row.dedup_key, index),
-                    allowed_role_ids=delivery.role_ids,
+                    allowed_role_ids=roles,
                 )
             first_id = message_id if first_id is None else first_id
         assert first_id is not None
