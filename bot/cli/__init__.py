@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--once", action="store_true", help="run exactly one poll cycle, then exit")
     watch.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    watch.add_argument(
+        "--reminders",
+        default=None,
+        metavar="OFFSETS",
+        help="also print T-minus reminders at these offsets, e.g. 10m,1m (none without it)",
+    )
 
     sub.add_parser(
         "check-config", parents=common, help="validate the config and print effective settings"

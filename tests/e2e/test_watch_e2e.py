@@ -7,6 +7,7 @@ import copy
 import json
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,47 @@ async def test_watch_once_says_the_baseline_was_stored_once(tmp_path: Path) -> N
         code, _, err = await _watch(fake, tmp_path)
         assert code == 0, err
         assert "baseline:" not in err
+
+
+def _soon(minutes_ahead: float) -> dict[str, Any]:
+    """Event 1201, dated ``minutes_ahead`` from now to the minute (precision Minute)."""
+    event = _event()
+    when = datetime.now(UTC) + timedelta(minutes=minutes_ahead)
+    event["date"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return event
+
+
+async def test_watch_once_prints_the_reminder_due_now_as_json(tmp_path: Path) -> None:
+    """--reminders 3m with T-0 in 2 min 50 s: one reminder object with its moment and target."""
+    fake = FakeLL2(events=[_soon(2 + 50 / 60)])
+    async with serve(fake):
+        code, out, err = await _watch(fake, tmp_path, "--format", "json", "--reminders", "3m,1m")
+    assert code == 0, err
+    [line] = [json.loads(line) for line in out.splitlines()]
+    assert line["kind"] == "reminder"
+    assert (line["source"], line["id"], line["offset_minutes"]) == ("event", "1201", 3)
+    assert {"name", "detected_at", "version", "target", "at"} <= set(line)
+    assert line["target"].endswith("Z")
+    target = datetime.fromisoformat(line["target"].replace("Z", "+00:00"))
+    at = datetime.fromisoformat(line["at"].replace("Z", "+00:00"))
+    assert target - at == timedelta(minutes=3)
+
+
+async def test_watch_without_reminders_prints_none(tmp_path: Path) -> None:
+    """Without --reminders nothing but alerts is printed (the first run is a silent baseline)."""
+    fake = FakeLL2(events=[_soon(2 + 50 / 60)])
+    async with serve(fake):
+        code, out, err = await _watch(fake, tmp_path, "--format", "json")
+    assert code == 0, err
+    assert out == ""
+
+
+async def test_watch_bad_reminders_is_one_line_exit_2(tmp_path: Path) -> None:
+    """A bad --reminders value is one error line and exit 2, before any request."""
+    fake = FakeLL2(events=[_event()])
+    async with serve(fake):
+        code, out, err = await _watch(fake, tmp_path, "--reminders", "8d")
+    assert code == 2
+    assert out == ""
+    assert err.strip().splitlines() == [err.strip()]
+    assert err.startswith("error: --reminders:")
