@@ -139,3 +139,20 @@ async def test_status_without_disabled_subscriptions_has_no_such_field(world: Wo
     assert result.response is not None
     names = [f.name for f in result.response.embeds[0].fields]
     assert "⚠️ Disabled subscriptions" not in names
+
+
+async def test_test_previews_a_reminder_with_the_channels_offset(world: World) -> None:
+    """kind=reminder posts a sample T-minus reminder, using the channel's smallest offset."""
+    role = world.guild.create_role("pings", mentionable=True)
+    await world.store.add_subscription(
+        world.guild.id, world.channel.id, role_id=role.id, reminders=(60, 5)
+    )
+    result = await world.admin.slash(world.channel, "spacecast test", kind="reminder")
+    assert_responded(result, content=f"📨 Sent a test reminder to <#{world.channel.id}>.")
+    message = world.channel.history()[-1]
+    [embed] = message.embeds
+    assert embed.title is not None
+    assert "T-5 min" in embed.title
+    assert "sample Crew Dragon docking" in embed.title
+    assert message.role_mentions == []
+    assert not message.mention_everyone

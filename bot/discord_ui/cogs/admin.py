@@ -11,7 +11,7 @@ from discord import app_commands
 
 from bot import __version__
 from bot.core.admin_notice import disabled_summary
-from bot.core.render import render_message, sample_change
+from bot.core.render import render_message, render_reminder, sample_change
 from bot.discord_ui.checks import require_bot_can_post, require_manager, text_channel
 from bot.discord_ui.cogs.base import CogBase
 from bot.discord_ui.convert import send_kwargs
@@ -83,11 +83,23 @@ class AdminCommands(CogBase):
             await reply(interaction, embed=embed)
 
     @app_commands.command(name="test", description="Post a sample alert to a subscribed channel")
-    @app_commands.describe(channel="A channel with a Spacecast subscription (default: this one)")
+    @app_commands.describe(
+        channel="A channel with a Spacecast subscription (default: this one)",
+        kind="What to preview: an alert (default) or a T-minus reminder",
+    )
+    @app_commands.choices(
+        kind=[
+            app_commands.Choice(name="alert", value="alert"),
+            app_commands.Choice(name="reminder", value="reminder"),
+        ]
+    )
     async def test(
-        self, interaction: Interaction, channel: discord.TextChannel | None = None
+        self,
+        interaction: Interaction,
+        channel: discord.TextChannel | None = None,
+        kind: str = "alert",
     ) -> None:
-        """Send a clearly labelled sample alert, exactly as real alerts are sent, but no ping."""
+        """Send a clearly labelled sample alert (or reminder), as real ones are sent, no ping."""
         async with answering(interaction):
             guild = require_manager(interaction)
             target = text_channel(interaction, channel)
@@ -100,8 +112,15 @@ class AdminCommands(CogBase):
                 )
             require_bot_can_post(guild, target)
             now = self.now()
+            sample = sample_change(now)
+            if kind == "reminder":
+                # The channel's own smallest offset, so the preview looks like its real ones.
+                offsets = sorted(o for s in subs for o in s.reminders) or [10]
+                messages = [render_reminder(sample.item, offsets[0])]
+            else:
+                messages = render_message([sample], role_id=None, now=now)
             try:
-                for message in render_message([sample_change(now)], role_id=None, now=now):
+                for message in messages:
                     await target.send(**send_kwargs(message), allowed_mentions=NO_MENTIONS)
             except discord.Forbidden as exc:
                 log.info("test alert refused in channel %s: %s", target.id, exc)
@@ -110,4 +129,5 @@ class AdminCommands(CogBase):
                     f"({exc.text or exc.status}); check my permissions there."
                 ) from None
             note = "" if any(s.enabled for s in subs) else " Its subscriptions are paused, though."
-            await reply(interaction, f"📨 Sent a test alert to {target.mention}.{note}")
+            what = "reminder" if kind == "reminder" else "alert"
+            await reply(interaction, f"📨 Sent a test {what} to {target.mention}.{note}")
