@@ -19,11 +19,15 @@ What happens (every random choice is drawn from ``--seed``):
    edits the items every 5-20 s: webcast flips, date slips, new updates, now and then a new item.
 3. A loopback Discord (:class:`soak_support.FaultyDiscord`) honours nonces like Discord and
    injects 500s, lost answers (stored, then 500) and 429s; one channel turns 403 partway.
-4. The bot is SIGKILLed every 1-3 minutes and restarted at once; on PostgreSQL the server is
+4. The bot is SIGKILLed every 1-3 minutes and restarted at once (about half of the kills wait
+   up to 30 s for a message to arrive and strike before the bot hears Discord's answer, so a
+   row is left unsettled with its message already posted); on PostgreSQL the server is
    restarted once mid-run (``--no-pg-restart`` skips that; it is brought back up at the end in
    any case, even if the soak fails).
-5. Then faults and edits stop, deliveries drain (``--drain-seconds`` at most; it ends earlier
-   once no row has been pending for a while) and the bot gets a clean SIGTERM.
+5. Then faults and edits stop and deliveries drain (``--drain-seconds`` at most; it ends
+   earlier once no row has been pending for 10 s, then LL2 is closed with a long 429 and the
+   outbox must stay settled 10 s more, so a last poll cannot leave rows unsent), and the bot
+   gets a clean SIGTERM.
 6. The store's outbox and change log are compared with what the loopback Discord holds
    (:mod:`soak_report`). Exit 0 when nothing was lost, nothing doubled and no sliding hour held
    more than ``--ll2-limit`` LL2 requests; else 1 (2 for a soak that could not run).
@@ -383,8 +387,8 @@ async def chaos(
     figures: Figures,
     started: float,
 ) -> None:
-    """The run's timed events, at offsets from ``started`` (monotonic): SIGKILLs, the dead
-    channel, the PostgreSQL restart."""
+    """The run's timed events, at offsets from ``started`` (monotonic): SIGKILLs (some timed
+    to land mid-delivery), the dead channel, the PostgreSQL restart."""
     run_seconds = args.minutes * 60
     events: list[tuple[float, str]] = [(t, "kill") for t in schedule(rng, run_seconds)]
     events.append((rng.uniform(0.3, 0.7) * run_seconds, "dead-channel"))
@@ -393,6 +397,11 @@ async def chaos(
     for at, what in sorted(events):
         await asyncio.sleep(max(0.0, at - (time.monotonic() - started)))
         if what == "kill":
+            # Every other kill, on average, waits (up to 30 s) for a message to arrive and
+            # strikes at once: the loopback has stored it, the bot has not had the answer, so
+            # the row is unsettled and only its nonce can keep the resend from doubling it.
+            if rng.random() < 0.5 and await discord.next_message(30.0):
+                figures.kills_mid_delivery += 1
             await supervisor.kill_and_restart()
         elif what == "dead-channel":
             log.info("channel %d now answers 403 50013", dead_channel)

@@ -144,6 +144,7 @@ class Figures:
     discord_deduplicated: int = 0  # resends Discord answered with the existing message
     mutations: dict[str, int] = field(default_factory=dict)
     kills: int = 0
+    kills_mid_delivery: int = 0  # struck while a message's POST was being answered
     unexpected_exits: int = 0
     pg_restarts: int = 0
     ready_after_restart_s: list[float] = field(default_factory=list)
@@ -304,7 +305,8 @@ def render_text(figures: Figures) -> str:
 
     lines = [
         f"soak: {f.backend}, seed {f.seed}, {f.minutes:g} min, "
-        f"{f.kills} SIGKILLs, {f.pg_restarts} PostgreSQL restarts, "
+        f"{f.kills} SIGKILLs ({f.kills_mid_delivery} mid-delivery), "
+        f"{f.pg_restarts} PostgreSQL restarts, "
         f"{f.unexpected_exits} unexpected exits",
         f"  changes (alertable, change_log): {f.changes} ({kv(f.changes_by_kind)})",
         f"  expected messages (outbox rows): {f.expected} ({kv(f.rows_by_status)})",

@@ -18,6 +18,7 @@ Everything listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import random
@@ -265,6 +266,7 @@ class FaultyDiscord(MultiTokenDiscord):
         self.faults_enabled = True
         self.injected: Counter[str] = Counter()
         self.received_at: dict[int, float] = {}
+        self._stored = asyncio.Event()
 
     async def _precheck(self, request: web.Request, channel_id: int | None) -> web.Response | None:
         if self.faults_enabled and request.method == "POST" and channel_id is not None:
@@ -292,9 +294,23 @@ class FaultyDiscord(MultiTokenDiscord):
             return self._error(500, 0)
         return response
 
+    async def next_message(self, limit: float) -> bool:
+        """Wait up to ``limit`` s for the next stored message; True if one came.
+
+        The waiter wakes while that message's POST is still being answered, so whatever it
+        does next (a SIGKILL) happens before the bot hears that the message exists.
+        """
+        self._stored.clear()
+        try:
+            await asyncio.wait_for(self._stored.wait(), limit)
+        except TimeoutError:
+            return False
+        return True
+
     def _store(self, channel_id: int, body: dict[str, Any]) -> StoredMessage:
         message = super()._store(channel_id, body)
         self.received_at[message.id] = time.time()
+        self._stored.set()
         return message
 
 
@@ -353,7 +369,8 @@ def _set_date(item: Json, when: datetime) -> None:
 
 @dataclass
 class Driver:
-    """Edits the items ``ll2`` serves, one random edit every ``gap`` seconds (seeded).
+    """Edits the items ``ll2`` serves, one random edit every ``gap`` seconds (seeded), and
+    now and then a second slip of an item that just slipped.
 
     Dates only move forward and every update id is new, so no two alerts of one channel can
     legitimately render alike: a repeated message is a duplicate. Webcast flips may switch a
@@ -364,17 +381,31 @@ class Driver:
     rng: random.Random
     gap: tuple[float, float] = (5.0, 20.0)
     bump_probability: float = 0.8  # the rest do not bump last_updated (LL2 does not promise it)
+    slip_again_probability: float = 0.4
+    slip_again_after: tuple[float, float] = (20.0, 50.0)
     applied: Counter[str] = field(default_factory=Counter)
     _next_update_id: int = 990_000
     _next_item: int = 100
+    _follow_ups: list[tuple[float, Json]] = field(default_factory=list)  # (monotonic, item)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Edit until ``stop`` is set."""
+        next_edit = time.monotonic() + self.rng.uniform(*self.gap)
         while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), self.rng.uniform(*self.gap))
-            except TimeoutError:
-                self.edit_once(datetime.now(UTC))
+            due = min([next_edit, *(at for at, _ in self._follow_ups)])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.0, due - time.monotonic()))
+            if stop.is_set():
+                return
+            now = datetime.now(UTC)
+            for follow_up in [f for f in self._follow_ups if f[0] <= time.monotonic()]:
+                self._follow_ups.remove(follow_up)
+                self._slip(follow_up[1])
+                follow_up[1]["last_updated"] = iso(now)
+                self.applied["date_slip_again"] += 1
+            if time.monotonic() >= next_edit:
+                self.edit_once(now)
+                next_edit = time.monotonic() + self.rng.uniform(*self.gap)
 
     def edit_once(self, now: datetime) -> str:
         """Apply one random edit; return its kind."""
@@ -388,6 +419,11 @@ class Driver:
             if roll < 0.40:
                 kind = "date_slip"
                 self._slip(item)
+                if self.rng.random() < self.slip_again_probability:
+                    # The same item slips again soon, inside the bot's quiet period: its
+                    # held alert should then say "A -> C" once.
+                    again = time.monotonic() + self.rng.uniform(*self.slip_again_after)
+                    self._follow_ups.append((again, item))
             elif roll < 0.75:
                 kind = "new_update"
                 self._update(item, now)
