@@ -77,6 +77,7 @@ MAX_INCARNATIONS = 200  # bounds the restart loop whatever goes wrong
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 SETTLED_FOR = 10.0  # the drain ends once no row has been pending this long
+FINISHED = ("sent", "failed", "cancelled", "expired")  # outbox statuses nothing comes after
 
 
 @dataclass
@@ -324,12 +325,13 @@ async def subscribe(url: str, rng: random.Random) -> list[int]:
 
 
 async def pending_rows(url: str) -> int:
-    """How many outbox rows are pending (status read as text)."""
+    """How many outbox rows are not finished: any status but the final ones, read as text, so
+    an in-flight status the outbox may gain (a claim, say) keeps the drain waiting too."""
     engine = create_engine(url)
     o = schema.outbox
     try:
         async with engine.connect() as conn:
-            stmt = select(func.count()).select_from(o).where(o.c.status == "pending")
+            stmt = select(func.count()).select_from(o).where(o.c.status.not_in(FINISHED))
             return int((await conn.execute(stmt)).scalar_one())
     finally:
         await engine.dispose()
