@@ -30,7 +30,9 @@ What happens (every random choice is drawn from ``--seed``):
    gets a clean SIGTERM.
 6. The store's outbox and change log are compared with what the loopback Discord holds
    (:mod:`soak_report`). Exit 0 when nothing was lost, nothing doubled and no sliding hour held
-   more than ``--ll2-limit`` LL2 requests; else 1 (2 for a soak that could not run).
+   more than ``--ll2-limit`` LL2 requests (and no bot exited by itself or uncleanly on SIGTERM,
+   and LL2 saw no more requests than the bot's ``request_log`` holds); else 1 (2 for a soak
+   that could not run).
 
 With LL2's real limit (15 an hour, the default) the planner reads about once every 4 minutes
 after its baseline, so a 10-minute soak sees a handful of polls, each revealing several edits.
@@ -110,7 +112,8 @@ class Supervisor:
     kills: int = 0
     unexpected_exits: int = 0
     ready_after_restart: list[float] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # fail the soak
+    notes: list[str] = field(default_factory=list)  # reported only
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _watch: asyncio.Task[None] | None = None
     _count: int = 0
@@ -168,7 +171,9 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
-            self.problems.append(f"bot {incarnation.label} did not start (see {log_path.name})")
+            # Reported, not failed: a start while PostgreSQL restarts may fail, and the next
+            # attempt is what a container's restart policy would do.
+            self.notes.append(f"bot {incarnation.label} did not start (see {log_path.name})")
             log.warning("bot %s did not start; retrying", incarnation.label)
             await asyncio.sleep(2)
         raise RuntimeError("the bot would not start")
@@ -467,6 +472,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> Figures:
         figures.unexpected_exits = supervisor.unexpected_exits
         figures.ready_after_restart_s = supervisor.ready_after_restart
         figures.problems += supervisor.problems
+        figures.notes += supervisor.notes
         compare(await read_store(db_url), discord, ll2, figures)
     return figures
 

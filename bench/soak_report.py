@@ -150,12 +150,14 @@ class Figures:
     ready_after_restart_s: list[float] = field(default_factory=list)
     dead_channel: int | None = None
     drain_s: float = 0.0
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # each one fails the soak
+    notes: list[str] = field(default_factory=list)
     workdir: str = ""
 
     @property
     def ok(self) -> bool:
-        """The exit criterion: nothing lost, nothing doubled, LL2's limit kept."""
+        """The exit criterion: nothing lost, nothing doubled, LL2's limit kept, and no
+        problem (a bot that exited by itself or not cleanly on SIGTERM, an unrecorded send)."""
         return (
             self.lost == 0
             and self.duplicates == 0
@@ -332,6 +334,7 @@ def render_text(figures: Figures) -> str:
         f"  READY after each restart (s): {f.ready_after_restart_s}; drain took {f.drain_s} s",
     ]
     lines += [f"  problem: {p}" for p in f.problems]
+    lines += [f"  note: {n}" for n in f.notes]
     lines.append(f"  logs and database: {f.workdir}")
     lines.append(f"  result: {'PASS' if f.ok else 'FAIL'}")
     return "\n".join(lines)
