@@ -18,12 +18,13 @@ from datetime import datetime, timedelta
 from bot.cli import EXIT_FAILURE, EXIT_OK, CliError
 from bot.config import Settings
 from bot.core.changes import Change
-from bot.core.reminders import MAX_GRACE, OffsetError, ReminderKey, parse_offsets, plan_reminders
+from bot.core.reminders import OffsetError, ReminderKey, parse_offsets, plan_reminders
 from bot.core.render import change_to_json, change_to_text
 from bot.core.render.reminder_text import reminder_to_json, reminder_to_text
 from bot.core.subscriptions import Subscription
 from bot.ll2 import LL2Client
 from bot.services.poller import Poller, PollReport, utc_now
+from bot.services.reminders import log_dropped, reminder_items
 from bot.store import Store, open_store
 
 log = logging.getLogger("bot.watch")
@@ -82,7 +83,7 @@ class TerminalReminders:
 
     async def tick(self, now: datetime) -> None:
         """Print the reminders due at ``now``; log the ones dropped."""
-        items = await self._store.upcoming(now - MAX_GRACE, 500)
+        items = await reminder_items(self._store, now)
         plan = plan_reminders(
             items, [self._subscription], self._sent, now, since=self._since,
             quiet_period=self._quiet,
@@ -94,10 +95,7 @@ class TerminalReminders:
                 print(json.dumps(reminder_to_json(reminder, now), ensure_ascii=False))
             else:
                 print(reminder_to_text(reminder, now))
-        for dropped in plan.dropped:
-            log.info(
-                "reminder not printed (%s): %s", dropped.reason.value, dropped.reminder.item.ref
-            )
+        log_dropped(plan)
         sys.stdout.flush()
 
     async def run_forever(self) -> None:

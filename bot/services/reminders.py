@@ -19,7 +19,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.core.reminders import MAX_GRACE, MAX_OFFSET_MINUTES, ReminderKey, plan_reminders
+from bot.core.reminders import (
+    MAX_GRACE,
+    MAX_OFFSET_MINUTES,
+    ReminderKey,
+    ReminderPlan,
+    plan_reminders,
+)
+from bot.core.snapshot import Snapshot
 from bot.services.delivery.rows import reminder_to_row
 from bot.store import Store
 from bot.store.delivery_queries import reminder_keys
@@ -50,12 +57,7 @@ class ReminderJob:
         ]
         if not subscriptions:
             return 0
-        # Items whose T-0 is still ahead, or just passed (a reminder's grace ends before T-0).
-        items = [
-            item
-            for item in await self._store.upcoming(at - MAX_GRACE, ITEM_LIMIT)
-            if item.date is not None and item.date <= at + HORIZON
-        ]
+        items = await reminder_items(self._store, at)
         sent = [
             ReminderKey.from_dedup_key(k) for k in await reminder_keys(self._store, at - HISTORY)
         ]
@@ -76,15 +78,30 @@ class ReminderJob:
                     "target": reminder.key.target.isoformat(),
                 },
             )
-        for dropped in plan.dropped:
-            log.info(
-                "reminder not sent: %s",
-                dropped.reason.value,
-                extra={
-                    "item": dropped.reminder.item.ref,
-                    "channel_id": dropped.reminder.key.channel_id,
-                    "offset_minutes": dropped.reminder.key.offset_minutes,
-                    "target": dropped.reminder.key.target.isoformat(),
-                },
-            )
+        log_dropped(plan)
         return queued
+
+
+async def reminder_items(store: Store, at: datetime) -> list[Snapshot]:
+    """The items a reminder may be due or close for at ``at``: T-0 still ahead (or within the
+    longest grace behind) and no further ahead than the longest offset."""
+    return [
+        item
+        for item in await store.upcoming(at - MAX_GRACE, ITEM_LIMIT)
+        if item.date is not None and item.date <= at + HORIZON
+    ]
+
+
+def log_dropped(plan: ReminderPlan) -> None:
+    """One INFO line per reminder the planner dropped (late, superseded, or a repeat)."""
+    for dropped in plan.dropped:
+        log.info(
+            "reminder not sent: %s",
+            dropped.reason.value,
+            extra={
+                "item": dropped.reminder.item.ref,
+                "channel_id": dropped.reminder.key.channel_id,
+                "offset_minutes": dropped.reminder.key.offset_minutes,
+                "target": dropped.reminder.key.target.isoformat(),
+            },
+        )
