@@ -15,6 +15,7 @@ from bot.core.planner.plan import plan_next_poll
 from bot.core.planner.types import (
     BudgetState,
     Cadence,
+    Lookout,
     Plan,
     PlannerConfig,
     PollState,
@@ -27,6 +28,7 @@ from bot.core.planner.types import (
 __all__ = [
     "BudgetState",
     "Cadence",
+    "Lookout",
     "Plan",
     "PlannerConfig",
     "PollState",

@@ -42,6 +42,17 @@ Announced webcast starts (held-back slots)
     them; a regular read ``stale_after`` cover gaps late goes first, at once, whenever that
     takes no held-back slot and leaves the other sources their deadline.
 
+Lookouts (armed reminders)
+    A :class:`Lookout` asks for a read of one source ``lookout_lead`` (75 s) before a moment,
+    reaching the lookout's date, unless the source was read less than ``lookout_fresh`` (3 min)
+    before the moment anyway. The reminder job passes one per armed reminder, so a slip
+    published a few minutes before a reminder moves it instead of making a wrong one. Two ways
+    serve a lookout: a paced read that falls in its fresh span goes to its source (the budget's
+    own cadence, costing nothing extra), and a held-back slot exactly like an announced
+    webcast start's (the same cap, the same starvation guard), so lookouts never take the
+    budget over and never starve the regular reads. When neither is possible (a crowd of
+    reminders, or a window spent to its last slot), the reminder uses the last snapshot.
+
 Pacing
     Paced reads keep to the pace the sliding window sustains: the send after the ``c`` that
     fit before a slot's release must wait for it. So a busy stretch never bursts and then
@@ -69,6 +80,7 @@ from bot.core.planner.heat import hot_items, watch_points
 from bot.core.planner.types import (
     BudgetState,
     Cadence,
+    Lookout,
     Plan,
     PlannerConfig,
     PollState,
@@ -91,6 +103,7 @@ from bot.core.snapshot import Snapshot, Source
 __all__ = [
     "BudgetState",
     "Cadence",
+    "Lookout",
     "Plan",
     "PlannerConfig",
     "PollState",
@@ -274,8 +287,11 @@ def _urgency(
     return (at - read.base) / gap
 
 
-def _read_kind(read: _Read, outlook: Outlook, now: datetime, at: datetime) -> QueryKind:
-    if read.hot:
+def _read_kind(
+    read: _Read, outlook: Outlook, now: datetime, at: datetime, looking: bool = False
+) -> QueryKind:
+    if read.hot or (read.covers and looking):
+        # A lookout wants its item re-read whatever its last_updated says: a window read.
         return QueryKind.HOT_WINDOW
     if read.covers and _tier_at(outlook, read.source, now, at) > Tier.COLD:
         return QueryKind.HOT_WINDOW
@@ -290,6 +306,7 @@ def _build(
     config: PlannerConfig,
     now: datetime,
     at: datetime,
+    lookouts: Sequence[Lookout] = (),
 ) -> Query:
     kind, source = stream
     if source is None:
@@ -302,7 +319,10 @@ def _build(
     mine = [i for i in outlook.shortlist if i.source is source]
     hot = hot_items(mine, now, config) + hot_items(mine, at, config)
     known = [i for i in items if i.source is source]
-    start, end = hot_window(hot, at, config, known)
+    # The window reaches the date of every lookout of the source still ahead, so the read
+    # that serves a reminder reads its item.
+    also = [lk.date for lk in lookouts if lk.source is source and at <= lk.moment]
+    start, end = hot_window(hot, at, config, known, also)
     return Query(kind, source, start=start, end=end, pages=window_pages(items, source, start, end))
 
 
@@ -315,9 +335,11 @@ def _batch(
     limit: int,
     now: datetime,
     at: datetime,
+    looking: frozenset[Source] = frozenset(),
 ) -> list[Query]:
     """What to send at ``at`` with ``free`` slots: fixed queries due first (oldest first; one
-    that does not fit makes the rest wait), then the overdue reads, most urgent first."""
+    that does not fit makes the rest wait), then the overdue reads, most urgent first.
+    ``looking``: the sources a lookout's held-back read is for now (read through a window)."""
     chosen: list[Query] = []
     read: set[Source] = set()  # sources whose every item a chosen query reads
     used = 0
@@ -338,7 +360,8 @@ def _batch(
     for _, stream in sorted(reads, key=lambda r: (-(r[1].stale_at <= at), -r[0])):
         if stream.source in read:
             continue
-        query = build((_read_kind(stream, outlook, now, at), stream.source))
+        kind = _read_kind(stream, outlook, now, at, stream.source in looking)
+        query = build((kind, stream.source))
         cost = min(query.cost, limit)
         if used + cost <= free:
             # One read a cycle: the pace holds for one send at a time.
@@ -357,6 +380,16 @@ def _cadence(outlook: Outlook, config: PlannerConfig, scale: float, held_back: i
     return Cadence(tiers, hot_gap, cover, held_back)
 
 
+# Urgency of a paced read that serves a lookout: above any overdue read's (a stale regular
+# read still goes first: see _batch).
+_LOOKOUT_URGENCY = 1e6
+
+
+def _windowed_base(reads: Sequence[_Read], source: Source) -> datetime:
+    """The last read of a source's window-reading stream (every source has one)."""
+    return max(r.base for r in reads if r.source is source and (r.hot or r.covers))
+
+
 def _held_back(
     reads: Sequence[_Read],
     outlook: Outlook,
@@ -368,10 +401,12 @@ def _held_back(
     window: timedelta,
     now: datetime,
     at: datetime,
+    lookouts: Sequence[Lookout] = (),
 ) -> list[tuple[datetime, Source]]:
-    """The reads the next hour's announced webcast starts want from ``at`` on (their
-    :func:`~bot.core.planner.heat.watch_points`, per window-reading stream, skipping those
-    a read has covered since): the slots paced reads leave for them.
+    """The reads the next hour's announced webcast starts and lookouts want from ``at`` on
+    (the starts' :func:`~bot.core.planner.heat.watch_points` and each lookout's read
+    ``lookout_lead`` before its moment, per window-reading stream, skipping those a read has
+    covered since): the slots paced reads leave for them.
 
     They are known ahead, so slots are set aside for them instead of idling a fixed bank all
     day. A watch point passed unread is due at ``at``. The latest are dropped while paced
@@ -383,17 +418,23 @@ def _held_back(
     for read in reads:
         if not (read.hot or read.covers):
             continue
-        points = sorted(
-            p
+        # (due, earliest): a read at or after ``earliest`` serves the point; it is due at ``due``.
+        points = [
+            (p, p - config.min_gap)
             for item in outlook.shortlist
             if item.source is read.source
             for p in watch_points(item, gap, config)
             if at - gap < p <= now + HOUR
-        )
+        ] + [
+            (lk.moment - config.lookout_lead, lk.moment - config.lookout_fresh)
+            for lk in lookouts
+            # Once its moment has come, a read can no longer help the reminder.
+            if lk.source is read.source and at < lk.moment <= now + HOUR
+        ]
         last = read.base
-        for point in points:
-            if point <= last + config.min_gap:
-                continue  # read since (or another item's point just before)
+        for point, earliest in sorted(points):
+            if last >= earliest:
+                continue  # read since (or another point just before)
             moment = max(point, at)  # a point passed unread is due now
             held.add((moment, read.source))
             last = moment
@@ -505,11 +546,17 @@ def plan_next_poll(
     state: PollState,
     config: PlannerConfig,
     now: datetime,
+    lookouts: Iterable[Lookout] = (),
 ) -> Plan:
-    """Plan the next poll: the earliest moment a free slot meets an overdue stream."""
+    """Plan the next poll: the earliest moment a free slot meets an overdue stream.
+
+    ``lookouts`` are moments that want fresh data (the armed reminders; see the module
+    docstring): each gets a held-back read shortly before it when the budget allows.
+    """
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     items = tuple(snapshots)
+    looks = tuple(lookouts)
     limit = budget.limit
     window = HOUR + config.budget_margin
     sends = sorted(budget.send_times)
@@ -521,7 +568,9 @@ def plan_next_poll(
     fixed, reads = _streams(items, state, config, outlook, scale, now)
     critical_gap = _gap_for(Tier.CRITICAL, config, scale, windowed=True)
     free_now = free_slots(sends, now, limit, window)
-    held_now = _held_back(reads, outlook, config, scale, limit, sends, free_now, window, now, now)
+    held_now = _held_back(
+        reads, outlook, config, scale, limit, sends, free_now, window, now, now, looks
+    )
     cadence = _cadence(outlook, config, scale, len(held_now))
     start = now
     if budget.blocked_until is not None:
@@ -537,7 +586,9 @@ def plan_next_poll(
         | {r.ready for r in reads if start < r.ready}
         | set(slot_release_times(sends, start, window))
     )
-    build = partial(_build, items=items, outlook=outlook, state=state, config=config, now=now)
+    build = partial(
+        _build, items=items, outlook=outlook, state=state, config=config, now=now, lookouts=looks
+    )
     last = sends[-1] if sends else None
     heapq.heapify(moments)
     tried: set[datetime] = set()
@@ -550,7 +601,7 @@ def plan_next_poll(
         if free <= 0:
             continue
         since = at - last if last is not None else HOUR
-        held = _held_back(reads, outlook, config, scale, limit, sends, free, window, now, at)
+        held = _held_back(reads, outlook, config, scale, limit, sends, free, window, now, at, looks)
         # Paced reads (and the fixed queries) keep to the sustainable pace and leave the
         # held-back slots alone. A CRITICAL read a slot was set aside for goes at once, and so
         # may a regular read gone stale (it then goes first) as long as no held-back read
@@ -558,6 +609,19 @@ def plan_next_poll(
         paced = _pace(sends, at, free, window, [m for m, _ in held])
         in_pace = paced is not None and paced[0] == at and (last is None or since >= paced[1])
         rushing = {source for moment, source in held if moment == at}
+        # A paced read that falls in a lookout's fresh span goes to the lookout's source when
+        # no read has served the lookout yet: the budget's own cadence serves most lookouts,
+        # the held-back slot the rest (when the guard allows one).
+        spanning = (
+            {
+                lk.source
+                for lk in looks
+                if lk.moment - config.lookout_fresh <= at < lk.moment - config.min_gap
+                and _windowed_base(reads, lk.source) < lk.moment - config.lookout_fresh
+            }
+            if in_pace
+            else set()
+        )
         # A window read just before a held-back read of the same source would be wasted; and
         # a window-only stream leaves its source's reads to the held-back ones altogether
         # while there are any (its paced reads then go to the regular reads they protect).
@@ -577,8 +641,12 @@ def plan_next_poll(
             if (
                 windowed
                 and r.source not in rushing
+                and r.source not in spanning
                 and (r.source in imminent or (r.hot and r.source in watched))
             ):
+                continue
+            if windowed and r.source in spanning and r.source not in rushing:
+                urgent.append((_LOOKOUT_URGENCY, r))
                 continue
             if (windowed and r.source in rushing) or (
                 u >= 1.0
@@ -595,7 +663,8 @@ def plan_next_poll(
                 urgent.append((u, r))
         if not due and not urgent:
             continue
-        queries = _batch(due, urgent, partial(build, at=at), outlook, free, limit, now, at)
+        looking = frozenset(rushing | spanning) if looks else frozenset()
+        queries = _batch(due, urgent, partial(build, at=at), outlook, free, limit, now, at, looking)
         if queries:
             earliest = min([c.due for c in due] + [at])
             reason = ", ".join(q.label for q in queries)

@@ -82,6 +82,26 @@ class Query:
 
 
 @dataclass(frozen=True)
+class Lookout:
+    """A moment that wants fresh data about one item: "read ``source`` shortly before
+    ``moment``, and let the read reach ``date``".
+
+    The reminder job asks for one per armed reminder due within the hour (``moment`` is the
+    reminder's moment, ``date`` the item's date it counts down to), so a slip published a few
+    minutes before the reminder moves it instead of producing a wrong "T-10 min". The planner
+    sets a slot aside for it as for an announced webcast start: within the budget, never over.
+    """
+
+    source: Source
+    moment: datetime
+    date: datetime
+
+    def __post_init__(self) -> None:
+        _aware(self.moment, "moment")
+        _aware(self.date, "date")
+
+
+@dataclass(frozen=True)
 class Cadence:
     """The rates the planner settled on for this plan (for logs, metrics and tests)."""
 
@@ -196,6 +216,11 @@ class PlannerConfig:
     reference_limit: int = 15
     # Added to the hour, as RequestBudget does, so planned times match when sends are allowed.
     budget_margin: timedelta = timedelta(seconds=2)
+    # A lookout (an armed reminder) is read ``lookout_lead`` before its moment: time for the
+    # poll and the diff to land before the reminder job's tick at the moment. A read of the
+    # source less than ``lookout_fresh`` before the moment already serves it (no extra read).
+    lookout_lead: timedelta = timedelta(seconds=75)
+    lookout_fresh: timedelta = timedelta(minutes=3)
 
     def __post_init__(self) -> None:
         if self.reserve < 0 or self.reference_limit < 1:
@@ -210,6 +235,9 @@ class PlannerConfig:
             self.critical_gap,
             self.tight_gap,
             self.cover_gap,
+            self.lookout_lead,
         )
         if any(value <= timedelta(0) for value in positive):
             raise ValueError("intervals and gaps must be positive")
+        if self.lookout_fresh < self.lookout_lead:
+            raise ValueError("lookout_fresh must be at least lookout_lead")

@@ -41,15 +41,16 @@ def hot_window(
     at: datetime,
     config: PlannerConfig,
     known: Sequence[Snapshot] = (),
+    also: Sequence[datetime] = (),
 ) -> tuple[datetime, datetime]:
     """The date window of a hot query: the hot window around ``at``, every hot item's date, and
     then as far ahead as one page holds (``page_fill`` of the ``known`` items, at most
-    ``window_reach`` ahead).
+    ``window_reach`` ahead). ``also``: more dates the window must reach (lookouts' items).
 
     A page holds 100 items whatever the window, so reading further ahead is free: each hot poll
     then also catches date moves and updates of the next items, whatever their last_updated says.
     """
-    dates = [i.date for i in hot if i.date is not None]
+    dates = [i.date for i in hot if i.date is not None] + list(also)
     start = min([at - config.hot_window_after, *dates])
     end = max([at + config.hot_window_before, *dates])
     # Back to what /upcoming/ still holds (the last 24 h), when the page has room for it.

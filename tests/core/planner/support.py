@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from bot.core.planner.budget import HOUR, free_slots
 from bot.core.planner.plan import (
     BudgetState,
+    Lookout,
     Plan,
     PlannerConfig,
     PollState,
@@ -129,10 +130,12 @@ def simulate(
     state: PollState | None = None,
     config: PlannerConfig | None = None,
     fail_every: int = 0,
+    lookouts: tuple[Lookout, ...] = (),
 ) -> Run:
     """Run the plan/poll loop for ``duration`` of simulated time.
 
     With ``fail_every=n``, every n-th poll fails (its requests are still counted).
+    ``lookouts`` are passed to every plan (the planner ignores those whose moment is past).
     """
     config = config or PlannerConfig()
     state = state or PollState()
@@ -140,7 +143,9 @@ def simulate(
     now = start
     window = HOUR + config.budget_margin
     while now < start + duration:
-        plan = plan_next_poll(items, BudgetState(limit, tuple(run.sends)), state, config, now)
+        plan = plan_next_poll(
+            items, BudgetState(limit, tuple(run.sends)), state, config, now, lookouts
+        )
         assert plan.at >= now, "a plan in the past"
         assert plan.queries, "an empty plan"
         if run.plans:
