@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from bot.cli import EXIT_FAILURE, EXIT_OK, CliError
 from bot.config import Settings
 from bot.core.changes import Change
+from bot.core.planner import Lookout
 from bot.core.reminders import OffsetError, ReminderKey, parse_offsets, plan_reminders
 from bot.core.render import change_to_json, change_to_text
 from bot.core.render.reminder_text import reminder_to_json, reminder_to_text
@@ -80,6 +81,11 @@ class TerminalReminders:
         self._quiet = quiet
         self._sent: set[ReminderKey] = set()
         self._since: datetime | None = None
+        self._lookouts: tuple[Lookout, ...] = ()
+
+    def lookouts(self) -> tuple[Lookout, ...]:
+        """The last tick's armed moments, for the poll planner (see ``ReminderJob.lookouts``)."""
+        return self._lookouts
 
     async def tick(self, now: datetime) -> None:
         """Print the reminders due at ``now``; log the ones dropped."""
@@ -89,6 +95,7 @@ class TerminalReminders:
             quiet_period=self._quiet,
         )  # fmt: skip
         self._since = now
+        self._lookouts = plan.lookouts()
         for reminder in plan.due:
             self._sent.add(reminder.key)
             if self._fmt == "json":
@@ -127,11 +134,11 @@ async def watch(args: argparse.Namespace, settings: Settings) -> int:
             return EXIT_FAILURE if report.failed_queries and not report.items_seen else EXIT_OK
         from bot.services.scheduler import PollLoop
 
-        loop = PollLoop(store, client, poller, settings)
         ticker: asyncio.Task[None] | None = None
+        quiet = timedelta(minutes=settings.delivery.quiet_period_minutes)
+        reminders = TerminalReminders(store, offsets, args.format, quiet)
+        loop = PollLoop(store, client, poller, settings, lookouts=reminders.lookouts)
         if offsets:
-            quiet = timedelta(minutes=settings.delivery.quiet_period_minutes)
-            reminders = TerminalReminders(store, offsets, args.format, quiet)
             ticker = asyncio.create_task(reminders.run_forever(), name="reminders")
         try:
             async for report in loop.reports():

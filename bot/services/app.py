@@ -171,16 +171,16 @@ class AppServices:
                 self._leading = False
             return leader
 
+        reminder_job = ReminderJob(
+            store, timedelta(minutes=settings.delivery.quiet_period_minutes), utc_now
+        )
+
         async def after_poll(report: PollReport) -> None:
             if (note := report.baseline_note()) is not None:
                 log.info(note)
             metrics.set_budget_used(client.budget.used_in_last_hour(utc_now()))
             if report.queued:
                 worker.notify()  # deliver right away instead of at the next idle tick
-
-        reminder_job = ReminderJob(
-            store, timedelta(minutes=settings.delivery.quiet_period_minutes), utc_now
-        )
 
         async def reminders() -> object:
             if await reminder_job.run():
@@ -194,7 +194,8 @@ class AppServices:
             return None
 
         self._scheduler = BotScheduler(
-            PollLoop(store, client, poller, settings), store, settings,
+            PollLoop(store, client, poller, settings, lookouts=reminder_job.lookouts),
+            store, settings,
             on_report=after_poll, sweep=sweep, may_poll=may_poll,
             poll_seconds=timings.poll_tick_seconds, outage=outage, reminders=reminders,
         )  # fmt: skip

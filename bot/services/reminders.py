@@ -9,8 +9,9 @@ rows with nonces derived from their keys, exactly once as far as Discord allows.
 planner drops (late after downtime, superseded by a nearer one, a repeat after a small slip) are
 logged, never sent.
 
-Not done yet (see the README): reading an item's source shortly before its reminder (the
-planner uses the last snapshot), and ``watch --reminders``.
+Each run also keeps the plan's armed moments as poll-planner lookouts
+(:attr:`ReminderJob.lookouts`): the poll loop passes them to the planner, which reads the
+item's source shortly before each, so the run at the moment plans from a fresh snapshot.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from bot.core.planner import Lookout
 from bot.core.reminders import (
     MAX_GRACE,
     MAX_OFFSET_MINUTES,
@@ -48,6 +50,11 @@ class ReminderJob:
         self._store = store
         self._quiet_period = quiet_period
         self._now = now
+        self._lookouts: tuple[Lookout, ...] = ()
+
+    def lookouts(self) -> tuple[Lookout, ...]:
+        """The last run's armed moments, for the poll planner (empty before the first run)."""
+        return self._lookouts
 
     async def run(self, now: datetime | None = None) -> int:
         """Plan at ``now`` and queue what is due; return how many reminders were queued."""
@@ -56,6 +63,7 @@ class ReminderJob:
             s for s in await self._store.list_subscriptions(enabled_only=True) if s.reminders
         ]
         if not subscriptions:
+            self._lookouts = ()
             return 0
         items = await reminder_items(self._store, at)
         sent = [
@@ -68,6 +76,7 @@ class ReminderJob:
         async with self._store.transaction() as tx:
             queued = await tx.enqueue([reminder_to_row(r, at) for r in plan.due])
             await tx.set_datetime(SINCE_KEY, at)
+        self._lookouts = plan.lookouts()
         for reminder in plan.due:
             log.info(
                 "reminder queued",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.config import Settings
 from bot.core.planner import (
     BudgetState,
+    Lookout,
     Plan,
     PollState,
     Query,
@@ -91,8 +92,11 @@ class PollLoop:
         *,
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        lookouts: Callable[[], Sequence[Lookout]] = tuple,
     ) -> None:
+        """``lookouts``: the moments that want a fresh read (the reminder job's armed ones)."""
         self._store = store
+        self._lookouts = lookouts
         self._client = client
         self._poller = poller
         self._config = settings.polling.planner_config()
@@ -110,7 +114,7 @@ class PollLoop:
             send_times=tuple(budget.send_times(now)),
             blocked_until=budget.blocked_until,
         )
-        plan = plan_next_poll(snapshots, view, state, self._config, now)
+        plan = plan_next_poll(snapshots, view, state, self._config, now, self._lookouts())
         await self._store.set_datetime(NEXT_POLL_KEY, max(plan.at, now))
         return plan
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from bot.core.planner.types import Lookout
 from bot.core.render.when import Grain, classify
 from bot.core.routing import DEFAULT_QUIET_PERIOD, follows, nonce_for
 from bot.core.snapshot import Snapshot, Source, as_utc_iso
@@ -157,6 +158,18 @@ class ReminderPlan:
     def next_moment(self) -> datetime | None:
         """The earliest armed moment: when planning again can next make something due."""
         return self.armed[0].moment if self.armed else None
+
+    def lookouts(self) -> tuple[Lookout, ...]:
+        """One poll-planner :class:`~bot.core.planner.types.Lookout` per armed moment of an
+        item (channels and subscriptions sharing it share the read), soonest first: the
+        planner then reads the item's source shortly before, so a slip published a few
+        minutes ahead moves the reminder instead of making a wrong one."""
+        seen: dict[tuple[str, datetime], Lookout] = {}
+        for reminder in self.armed:
+            key = (reminder.item.ref, reminder.moment)
+            if key not in seen:
+                seen[key] = Lookout(reminder.item.source, reminder.moment, reminder.key.target)
+        return tuple(seen.values())
 
 
 def grace_for(offset_minutes: int) -> timedelta:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.core.planner import Lookout
+from bot.core.snapshot import Source
 from bot.discord_ui.sender import DiscordSender
 from bot.services.reminders import ReminderJob
 from bot.store import OutboxStatus, Store
@@ -91,3 +93,25 @@ async def test_a_reminder_left_in_the_outbox_past_t0_expires_unsent(
     assert report.expired == 1
     assert fake.messages_in(CHANNEL) == []
     assert (await store.outbox_counts())[OutboxStatus.EXPIRED] == 1
+
+
+async def test_the_job_hands_its_armed_moments_to_the_poll_planner(
+    store: Store, clock: Clock
+) -> None:
+    """After a run, the armed reminders are lookouts (one per item and moment, however many
+    channels share it); with no reminder subscriptions left, none."""
+    await _setup(store, offsets=(60, 10))
+    await store.add_subscription(GUILD, CHANNEL + 1, reminders=(10,))  # shares the T-10 moment
+    date = T0 + timedelta(hours=2)
+    await store.save_snapshots([event_at(date)], T0)
+    job = ReminderJob(store, QUIET, clock.now)
+    assert job.lookouts() == ()
+    await job.run(T0)
+    assert job.lookouts() == (
+        Lookout(Source.EVENT, date - timedelta(minutes=60), date),
+        Lookout(Source.EVENT, date - timedelta(minutes=10), date),
+    )
+    for sub in await store.list_subscriptions():
+        await store.remove_subscription(sub.id)
+    await job.run(T0 + timedelta(seconds=10))
+    assert job.lookouts() == ()
