@@ -60,6 +60,11 @@ def _entry(row: Row[Any]) -> Entry:
     )
 
 
+def event_url(guild_id: int, event_id: int) -> str:
+    """The link Discord gives a scheduled event (opens it in the server's Events)."""
+    return f"https://discord.com/events/{guild_id}/{event_id}"
+
+
 class CalendarQueries(StoreBase):
     """Calendar settings and the bot's scheduled events."""
 
@@ -181,6 +186,17 @@ class CalendarQueries(StoreBase):
         )
         async with self._read() as conn:
             return {int(g): int(n) for g, n in await conn.execute(stmt)}
+
+    async def event_links(self, guild_id: int, now: datetime) -> dict[str, str]:
+        """Item ref -> the Discord link of the bot's SCHEDULED or ACTIVE event for it in
+        ``guild_id`` (for ``/next``)."""
+        require_aware(now, "now")
+        stmt = select(_E.c.item_ref, _E.c.event_id).where(
+            _E.c.guild_id == guild_id, _E.c.status.in_(_LIVE), _E.c.end_at > now
+        )
+        async with self._read() as conn:
+            rows = await conn.execute(stmt)
+            return {ref: event_url(guild_id, event_id) for ref, event_id in rows}
 
     async def prune_calendar_events(self, before: datetime) -> int:
         """Forget finished events (completed, cancelled or past their end) older than
