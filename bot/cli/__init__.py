@@ -86,7 +86,30 @@ def build_parser() -> argparse.ArgumentParser:
         "subscriptions", parents=common, help="manage channel subscriptions from the terminal"
     )
     _add_subscriptions_arguments(subs, common)
+
+    calendar = sub.add_parser(
+        "schedule", parents=common, help="the server calendar (Discord scheduled events)"
+    )
+    _add_schedule_arguments(calendar, common)
     return parser
+
+
+def _add_schedule_arguments(
+    parser: argparse.ArgumentParser, parents: Sequence[argparse.ArgumentParser]
+) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    enable = actions.add_parser("enable", parents=parents, help="mirror LL2 into a server's Events")
+    enable.add_argument("--guild", required=True, metavar="ID")
+    enable.add_argument("--sources", default="events,launches")
+    enable.add_argument("--types", default="all", help="all, or event type ids: 2,3")
+    enable.add_argument("--providers", default="all", help="all, or agency ids: 121,...")
+    enable.add_argument("--horizon-days", default="7", metavar="N", help="days ahead, 1-30")
+    enable.add_argument("--max", default="10", metavar="N", help="events at once, 1-50")
+    disable = actions.add_parser("disable", parents=parents, help="stop a server's calendar")
+    disable.add_argument("--guild", required=True, metavar="ID")
+    lst = actions.add_parser("list", parents=parents, help="list server calendars")
+    lst.add_argument("--guild", metavar="ID")
+    lst.add_argument("--format", choices=("text", "json"), default="text")
 
 
 def _add_subscriptions_arguments(
@@ -149,6 +172,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bot.cli.subscriptions_cmd import subscriptions
 
         job = subscriptions(args, settings)
+    elif command == "schedule":
+        from bot.cli.schedule_cmd import schedule
+
+        job = schedule(args, settings)
     elif command == "watch":
         from bot.cli.watch_cmd import watch
 

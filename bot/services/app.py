@@ -31,9 +31,11 @@ from datetime import timedelta
 import discord
 
 from bot.config import Settings
+from bot.discord_ui.scheduled_events import DiscordScheduledEvents
 from bot.discord_ui.sender import DiscordSender
 from bot.ll2 import LL2Client
 from bot.services import metrics
+from bot.services.calendar import CalendarJob
 from bot.services.delivery.notices import AdminNotifier, CachedSystemChannels
 from bot.services.delivery.owner import owner_for
 from bot.services.delivery.worker import DeliveryWorker
@@ -187,6 +189,17 @@ class AppServices:
                 worker.notify()  # hand them to Discord now, not at the next idle tick
             return None
 
+        calendar_job = CalendarJob(
+            store,
+            DiscordScheduledEvents(bot),
+            clock=utc_now,
+            quiet_period=timedelta(minutes=settings.delivery.quiet_period_minutes),
+            shards=shards,
+        )
+
+        async def calendar() -> object:
+            return await calendar_job.run()
+
         async def sweep() -> object:
             worker.notify()
             counts = await store.outbox_counts()
@@ -198,6 +211,7 @@ class AppServices:
             store, settings,
             on_report=after_poll, sweep=sweep, may_poll=may_poll,
             poll_seconds=timings.poll_tick_seconds, outage=outage, reminders=reminders,
+            calendar=calendar,
         )  # fmt: skip
         self._scheduler.start()
         log.info(

@@ -172,6 +172,7 @@ class BotScheduler:
         sweep_seconds: float = SWEEP_SECONDS,
         outage: Outage | None = None,
         reminders: Callable[[], Awaitable[object]] | None = None,
+        calendar: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         if poll_seconds <= 0 or sweep_seconds <= 0:
             raise ValueError("poll_seconds and sweep_seconds must be positive")
@@ -181,6 +182,7 @@ class BotScheduler:
         self._on_report = on_report
         self._sweep = sweep
         self._reminders = reminders
+        self._calendar = calendar
         self._may_poll = may_poll
         self._clock = clock
         self._outage = outage if outage is not None else Outage()
@@ -208,6 +210,9 @@ class BotScheduler:
         if self._reminders is not None:
             # Every tick: a reminder is handed to Discord within a tick (10 s) of its moment.
             add(self.reminders_job, "interval", seconds=self._poll_seconds, id="reminders")
+        if self._calendar is not None:
+            # Every process runs it for its own shards' guilds (not only the poller).
+            add(self.calendar_job, "interval", seconds=self._poll_seconds, id="calendar")
         self.scheduler.start()
 
     def shutdown(self) -> None:
@@ -259,6 +264,15 @@ class BotScheduler:
             await self._reminders()
         except Exception as exc:
             self._failed("reminders", exc)
+
+    async def calendar_job(self) -> None:
+        """Mirror LL2 into the Discord Events lists of this process's guilds."""
+        if self._calendar is None:
+            return
+        try:
+            await self._calendar()
+        except Exception as exc:
+            self._failed("calendar", exc)
 
     async def housekeeping_job(self) -> None:
         """Prune old snapshots, sent outbox rows and the request log (the poller's job: the

@@ -89,10 +89,17 @@ def _subscription_reminders(conn: Connection) -> None:
     _add_column(conn, "subscriptions", schema.subscriptions.c.reminders)
 
 
+def _calendar(conn: Connection) -> None:
+    """Version 4: the server calendar's settings and the bot's scheduled events (new tables)."""
+    for table in (schema.calendar_settings, schema.calendar_events):
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, MigrationStep]] = [
     (1, _baseline),
     (2, _outbox_claims_and_deadlines),
     (3, _subscription_reminders),
+    (4, _calendar),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

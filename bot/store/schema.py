@@ -188,6 +188,42 @@ event_types = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# The server calendar (schema version 4): a guild's opt-in, and the bot's scheduled events.
+calendar_settings = Table(
+    "calendar_settings",
+    metadata,
+    Column("guild_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("sources", Text, nullable=False),  # JSON list of Source values
+    Column("event_types", Text, nullable=True),  # JSON list of ints; NULL = all
+    Column("providers", Text, nullable=True),  # JSON list of ints; NULL = all
+    Column("horizon_days", Integer, nullable=False),
+    Column("max_events", Integer, nullable=False),
+    Column("disabled_reason", Text, nullable=True),  # set when Discord refused (403)
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+calendar_events = Table(
+    "calendar_events",
+    metadata,
+    Column("guild_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("item_ref", String(80), primary_key=True),  # Snapshot.ref, e.g. "launch:<uuid>"
+    Column("event_id", BigInteger, nullable=False),  # Discord's scheduled-event id
+    Column("status", Integer, nullable=False),  # Discord's status as last applied or read
+    # The fields as Discord holds them (last applied): the planner diffs against these.
+    Column("name", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("location", Text, nullable=False),
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("end_at", UTCDateTime, nullable=False),
+    # A date edit held by the quiet period: the new start, and when it was first seen.
+    Column("pending_start", UTCDateTime, nullable=True),
+    Column("pending_since", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_calendar_events_event_id", "event_id"),
+)
+
 schema_version = Table(
     "schema_version",
     metadata,

@@ -225,3 +225,34 @@ async def test_version_2_subscriptions_upgrade_to_reminders(db_target: DbTarget)
         )
     finally:
         await engine.dispose()
+
+
+async def test_version_3_database_gains_the_calendar_tables(db_target: DbTarget) -> None:
+    """A version-3 database gets calendar_settings and calendar_events, shaped as a fresh one's,
+    and keeps its subscriptions."""
+    engine = db_target.engine()
+    try:
+        await migrate(engine)
+        fresh = {t: await _columns(engine, t) for t in ("calendar_settings", "calendar_events")}
+        # Make it the version-3 shape: no calendar tables yet.
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE calendar_events"))
+            await conn.execute(text("DROP TABLE calendar_settings"))
+            await conn.execute(text("UPDATE schema_version SET version = 3"))
+            await conn.execute(
+                text(
+                    "INSERT INTO subscriptions (guild_id, channel_id, sources, kinds, enabled,"
+                    " created_at, updated_at) VALUES (1, 2, '[\"event\"]', '[\"webcast_live\"]',"
+                    " true, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+        assert "calendar_events" not in await _tables(engine)
+
+        assert await migrate(engine) == LATEST_VERSION
+        for table, columns in fresh.items():
+            assert await _columns(engine, table) == columns
+        store = Store(engine)
+        assert [s.channel_id for s in await store.list_subscriptions()] == [2]
+        assert await store.list_calendars() == []
+    finally:
+        await engine.dispose()

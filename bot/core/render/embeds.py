@@ -7,7 +7,7 @@ markup), and every embed passes :func:`bot.core.render.fit.enforce_limits` last.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -339,16 +339,30 @@ def _with_links(line: str, item: Snapshot) -> str:
     return line if watch is None else f"{line}\n{link('watch', watch)}"
 
 
-def render_upcoming(snapshots: Sequence[Snapshot], now: datetime, title: str) -> EmbedData:
-    """The ``/next`` list: one field per item, in the order given, as many as fit."""
+def _with_event(value: str, url: str | None) -> str:
+    return value if url is None else f"{value} · [in Events]({url})"
+
+
+def render_upcoming(
+    snapshots: Sequence[Snapshot],
+    now: datetime,
+    title: str,
+    event_links: Mapping[str, str] | None = None,
+) -> EmbedData:
+    """The ``/next`` list: one field per item, in the order given, as many as fit.
+
+    ``event_links`` maps item refs to the server's Discord scheduled event for the item (the
+    server calendar), linked as "in Events".
+    """
     del now  # relative times are Discord markup, rendered by the reader's client
+    links = event_links or {}
     title = truncate(title, TITLE_MAX)
     fields: list[EmbedField] = []
     used = len(title) + len(ATTRIBUTION) + 100  # room for the "more not shown" note
     for index, item in enumerate(snapshots, start=1):
         candidate = EmbedField(
             f"{index}. {item_name(item.name, 150)}",
-            _with_links(upcoming_line(item), item),
+            _with_event(_with_links(upcoming_line(item), item), links.get(item.ref)),
             False,
         )
         size = len(candidate.name) + len(candidate.value)

@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_ui.cogs.admin import AdminCommands
+from bot.discord_ui.cogs.calendar import CalendarCommands
 from bot.discord_ui.cogs.info import InfoCog
 from bot.discord_ui.cogs.subscriptions import SubscriptionCommands
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 class SpacecastCog(
     SubscriptionCommands,
     AdminCommands,
+    CalendarCommands,
     commands.GroupCog,
     name="Spacecast",
     group_name="spacecast",

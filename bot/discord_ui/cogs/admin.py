@@ -78,9 +78,18 @@ class AdminCommands(CogBase):
             problems = disabled_summary(await self.store.list_subscriptions(guild.id))
             if problems is not None:
                 embed.add_field(name="⚠️ Disabled subscriptions", value=problems, inline=False)
+            embed.add_field(name="Server calendar", value=await self._calendar_text(guild.id))
             embed.add_field(name="Shards", value=shard_text(self.bot, guild), inline=False)
             embed.set_footer(text=f"Spacecast {__version__} · discord.py {discord.__version__}")
             await reply(interaction, embed=embed)
+
+    async def _calendar_text(self, guild_id: int) -> str:
+        """This server's calendar, and how many calendars and events the bot manages in all."""
+        counts = await self.store.managed_counts(self.now())
+        calendars = [c for c in await self.store.list_calendars() if c.active]
+        here = next((c for c in calendars if c.guild_id == guild_id), None)
+        mine = "off" if here is None else f"on, {counts.get(guild_id, 0)} events"
+        return f"{mine} · {len(calendars)} calendars, {sum(counts.values())} events in all"
 
     @app_commands.command(name="test", description="Post a sample alert to a subscribed channel")
     @app_commands.describe(

@@ -106,7 +106,10 @@ class InfoCog(CogBase, name="Info"):
             if not items:
                 await reply(interaction, NOTHING_UPCOMING, ephemeral=True)
                 return
-            embed = render_upcoming(items, now, next_title(kind, type_name))
+            links = {}
+            if interaction.guild_id is not None:
+                links = await quick(self.store.event_links(interaction.guild_id, now))
+            embed = render_upcoming(items, now, next_title(kind, type_name), links)
             await reply(interaction, embed=to_discord_embed(embed), ephemeral=False)
 
     @app_commands.command(name="event", description="Show one event or launch in detail")

@@ -152,6 +152,7 @@ class FakeDiscord:
         app.router.add_get(f"{API_PREFIX}/oauth2/applications/@me", self._application)
         app.router.add_get(f"{API_PREFIX}/channels/{{channel_id}}", self._channel)
         app.router.add_post(f"{API_PREFIX}/channels/{{channel_id}}/messages", self._post_message)
+        self.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -159,6 +160,9 @@ class FakeDiscord:
         host, port = self._runner.addresses[0][:2]
         self.base_url = f"http://{host}:{port}{API_PREFIX}"
         return self.base_url
+
+    def add_routes(self, app: web.Application) -> None:
+        """Extra routes of a subclass (e.g. scheduled events), added before the app starts."""
 
     async def close(self) -> None:
         """Stop listening."""

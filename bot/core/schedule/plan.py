@@ -1,0 +1,353 @@
+"""The calendar planner: what to do to one guild's Discord Events list so it mirrors LL2.
+
+Pure: the caller passes the upcoming snapshots, the guild's :class:`CalendarSettings`, the
+bot's events there as last recorded (:class:`Entry`), ``now`` and how many events the guild
+has room for, and gets a :class:`CalendarPlan` back: create / update / start / end / delete
+actions, and the date edits held back by the quiet period.
+
+Discord's rules that shape it (docs, "Guild Scheduled Event Status Update Automation" and
+"Valid Guild Scheduled Event Status Transitions"): an EXTERNAL event turns ACTIVE by itself at
+its start time and COMPLETED by itself at its end time; statuses go SCHEDULED -> ACTIVE ->
+COMPLETED or SCHEDULED -> CANCELED and the last two are final; an ACTIVE event's start can no
+longer change; a start in the past is refused. So the planner first works out each event's
+*effective* status at ``now`` (what Discord has made of it since it was recorded), then:
+
+1. An item is mirrored when the settings follow it, its date is precise enough (Second,
+   Minute or Hour), it has no outcome yet (launch Success, Failure, Partial Failure, Payload
+   Deployed), its date is within the horizon, and it is among the ``max`` nearest. A new event
+   is only created more than :data:`MIN_LEAD` ahead (as LiveLaunch does), so a create never
+   races Discord's clock.
+2. ACTIVE events come first and are kept (they are happening); then SCHEDULED events whose
+   start is within :data:`MIN_LEAD` (Discord is about to start them; their start is left alone);
+   then the nearest other items, until ``min(max, room)`` events. Anything beyond is deleted
+   (or, if ACTIVE, ended).
+3. A mirrored item's event is updated when its fields differ. A date edit alone waits until
+   the new date has been stable for the quiet period (five slips in ten minutes are one edit),
+   unless the old or new start is near (then it goes at once, before Discord starts the event
+   at a stale time). A date that moved to within :data:`MIN_LEAD` (or into the past) becomes
+   ``now + MIN_LEAD``: Discord then starts the event a moment later.
+4. Webcast live -> START (SCHEDULED -> ACTIVE; an item already live when first mirrored is
+   created and started). ACTIVE ends (COMPLETED) when the launch has an outcome and no live
+   webcast, when a webcast the bot started it for is no longer live after T-0, or when the item
+   is gone from the upcoming list.
+5. The hard case: a launch that holds or scrubs after the event went ACTIVE (its new date more
+   than :data:`SCRUB_THRESHOLD` away, no live webcast). The ACTIVE event cannot be moved, so it
+   is ended, and the item gets a fresh SCHEDULED event for its new date (when it still
+   qualifies): members see the attempt end and the next attempt appear.
+6. Items that stop qualifying before their event started (removed, cancelled, out of the
+   horizon or of the ``max`` nearest, filters changed, calendar disabled) lose their event by
+   DELETE, not CANCELED: a slip out of the horizon is not a cancellation, and "Cancelled" would
+   tell members that; a deleted event frees its slot at once and can be recreated later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import IntEnum, StrEnum
+
+from bot.core.render.when import Grain, classify
+from bot.core.routing import DEFAULT_QUIET_PERIOD
+from bot.core.schedule.event import EventFields, fields_for
+from bot.core.schedule.settings import CalendarSettings
+from bot.core.snapshot import Snapshot, Source
+
+# Discord's cap on SCHEDULED + ACTIVE events per guild (error 30038 beyond it).
+GUILD_EVENT_LIMIT = 100
+# Creates and start edits stay this far ahead of ``now``: LiveLaunch only creates events more
+# than 2 minutes ahead, and a request in flight must not reach Discord with a start in the past.
+MIN_LEAD = timedelta(minutes=2)
+# An ACTIVE event whose item moved more than this far ahead (hold, scrub) is ended.
+SCRUB_THRESHOLD = timedelta(minutes=30)
+# Launch statuses that mean "it happened": Success, Failure, Partial Failure, Payload Deployed.
+OUTCOME_STATUSES = frozenset({3, 4, 7, 9})
+_PRECISE = frozenset({Grain.SECOND, Grain.MINUTE, Grain.HOUR})
+
+
+class Status(IntEnum):
+    """Discord's scheduled-event statuses."""
+
+    SCHEDULED = 1
+    ACTIVE = 2
+    COMPLETED = 3
+    CANCELED = 4
+
+
+LIVE_STATUSES = frozenset({Status.SCHEDULED, Status.ACTIVE})
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One of the bot's scheduled events in a guild, as last recorded.
+
+    ``fields`` are what Discord holds (as last applied or read back); ``pending_start`` and
+    ``pending_since`` remember a held date edit: the start LL2 now says, and when it was
+    first seen.
+    """
+
+    item_ref: str
+    event_id: int
+    status: Status
+    fields: EventFields
+    pending_start: datetime | None = None
+    pending_since: datetime | None = None
+
+
+class ActionKind(StrEnum):
+    """What to ask Discord for."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    START = "start"
+    END = "end"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One request to Discord about one item's event.
+
+    ``fields`` are the event's full desired fields (CREATE, UPDATE); ``changed`` names the
+    ones an UPDATE changes. A CREATE with ``start_now`` is started right after it is created
+    (the webcast is already live).
+    """
+
+    kind: ActionKind
+    item_ref: str
+    event_id: int | None = None
+    fields: EventFields | None = None
+    changed: tuple[str, ...] = ()
+    start_now: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A date edit waiting for the quiet period: ``start`` first seen at ``since``."""
+
+    item_ref: str
+    start: datetime
+    since: datetime
+
+    def due(self, quiet_period: timedelta) -> datetime:
+        """When the edit goes out if the date stays put."""
+        return self.since + quiet_period
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarPlan:
+    """The planner's answer for one guild."""
+
+    actions: tuple[Action, ...]
+    holds: tuple[Hold, ...]
+
+
+_FIELD_NAMES = ("name", "description", "location", "start", "end")
+
+
+def effective_status(entry: Entry, now: datetime) -> Status:
+    """What Discord has made of ``entry`` by ``now``: an EXTERNAL event starts at its start
+    time and completes at its end time by itself."""
+    status = entry.status
+    if status is Status.SCHEDULED and entry.fields.start <= now:
+        status = Status.ACTIVE
+    if status is Status.ACTIVE and entry.fields.end <= now:
+        status = Status.COMPLETED
+    return status
+
+
+def precise_enough(item: Snapshot) -> bool:
+    """Whether LL2 knows the item's time to the hour or better."""
+    return classify(item.precision_id, item.precision_name).grain in _PRECISE
+
+
+def has_outcome(item: Snapshot) -> bool:
+    """Whether a launch already happened (or failed); events have no outcome status."""
+    return item.source is Source.LAUNCH and item.status_id in OUTCOME_STATUSES
+
+
+def qualifies(item: Snapshot, settings: CalendarSettings, now: datetime) -> bool:
+    """Everything but the ``max`` nearest rule: followed, dated precisely, no outcome yet,
+    within the horizon."""
+    if item.date is None or not settings.follows(item) or not precise_enough(item):
+        return False
+    if has_outcome(item):
+        return False
+    return item.date <= now + timedelta(days=settings.horizon_days)
+
+
+def _changed(old: EventFields, new: EventFields) -> tuple[str, ...]:
+    return tuple(n for n in _FIELD_NAMES if getattr(old, n) != getattr(new, n))
+
+
+def _should_end(entry: Entry, item: Snapshot | None, now: datetime) -> bool:
+    """Whether an effectively ACTIVE entry is over (see rules 4 and 5)."""
+    if item is None or item.date is None:
+        return True
+    if item.webcast_live:
+        return False
+    if has_outcome(item):
+        return True
+    if item.date > now + SCRUB_THRESHOLD:
+        return True  # held or scrubbed after Discord started it: a new event follows
+    # Recorded ACTIVE means the bot started it for a live webcast: after T-0 that is over.
+    return entry.status is Status.ACTIVE and item.date <= now
+
+
+def plan_calendar(
+    items: Iterable[Snapshot],
+    settings: CalendarSettings,
+    entries: Sequence[Entry],
+    now: datetime,
+    *,
+    quiet_period: timedelta = DEFAULT_QUIET_PERIOD,
+    room: int = GUILD_EVENT_LIMIT,
+) -> CalendarPlan:
+    """Plan one guild's calendar at ``now`` (see the module docstring).
+
+    ``room`` is how many SCHEDULED or ACTIVE events the bot may hold in the guild without
+    crowding out the server's own (Discord's 100 minus the events others made).
+    """
+    by_ref: Mapping[str, Snapshot] = {item.ref: item for item in items}
+    active = settings.active
+    cap = max(0, min(settings.max_events, room)) if active else 0
+    actions: list[Action] = []
+    holds: list[Hold] = []
+
+    running: list[Entry] = []  # effectively ACTIVE, kept
+    frozen: list[Entry] = []  # SCHEDULED, start within MIN_LEAD: Discord starts it soon
+    scheduled: dict[str, Entry] = {}  # other SCHEDULED
+    for entry in entries:
+        status = effective_status(entry, now)
+        item = by_ref.get(entry.item_ref)
+        if status is Status.ACTIVE:
+            if item is None or (active and _should_end(entry, item, now)):
+                actions.append(Action(ActionKind.END, entry.item_ref, entry.event_id))
+            else:
+                running.append(entry)
+        elif status is Status.SCHEDULED:
+            if item is None or not active or not qualifies(item, settings, now):
+                actions.append(Action(ActionKind.DELETE, entry.item_ref, entry.event_id))
+            elif entry.fields.start <= now + MIN_LEAD:
+                frozen.append(entry)
+            else:
+                scheduled[entry.item_ref] = entry
+        # COMPLETED / CANCELED: a tombstone; the item may get a new event below.
+
+    taken = {e.item_ref for e in running} | {e.item_ref for e in frozen}
+    candidates = sorted(
+        (
+            item
+            for item in by_ref.values()
+            if item.ref not in taken
+            and active
+            and qualifies(item, settings, now)
+            and (item.ref in scheduled or (item.date is not None and item.date > now + MIN_LEAD))
+        ),
+        key=lambda i: (i.date, i.ref),
+    )
+
+    slots = cap
+    for entry in sorted(running, key=lambda e: (e.fields.start, e.item_ref)):
+        if active and slots <= 0:
+            actions.append(Action(ActionKind.END, entry.item_ref, entry.event_id))
+            continue
+        slots -= 1
+        item = by_ref.get(entry.item_ref)
+        if item is not None and active:
+            # Start and end of a running event stay: the start is immutable, and Discord ends
+            # it at the end it was given. Name, description and location follow LL2.
+            fresh = replace(fields_for(item, entry.fields.start), end=entry.fields.end)
+            if changed := _changed(entry.fields, fresh):
+                actions.append(
+                    Action(ActionKind.UPDATE, entry.item_ref, entry.event_id, fresh, changed)
+                )
+    for entry in sorted(frozen, key=lambda e: (e.fields.start, e.item_ref)):
+        if slots <= 0:
+            actions.append(Action(ActionKind.DELETE, entry.item_ref, entry.event_id))
+            continue
+        slots -= 1
+        item = by_ref[entry.item_ref]
+        fresh = replace(
+            fields_for(item, entry.fields.start), start=entry.fields.start, end=entry.fields.end
+        )
+        if changed := _changed(entry.fields, fresh):
+            actions.append(
+                Action(ActionKind.UPDATE, entry.item_ref, entry.event_id, fresh, changed)
+            )
+        if item.webcast_live:
+            actions.append(Action(ActionKind.START, entry.item_ref, entry.event_id))
+
+    for item in candidates:
+        mirrored = scheduled.pop(item.ref, None)
+        if slots <= 0:
+            if mirrored is not None:
+                actions.append(Action(ActionKind.DELETE, mirrored.item_ref, mirrored.event_id))
+            continue
+        slots -= 1
+        assert item.date is not None  # qualifies() checked it
+        start = max(item.date, now + MIN_LEAD)
+        wanted = fields_for(item, start)
+        if mirrored is None:
+            actions.append(
+                Action(ActionKind.CREATE, item.ref, None, wanted, start_now=item.webcast_live)
+            )
+            continue
+        applied = mirrored.fields
+        if wanted.start != applied.start:
+            urgent = item.webcast_live or min(applied.start, wanted.start) <= (
+                now + quiet_period + MIN_LEAD
+            )
+            since = mirrored.pending_since if mirrored.pending_start == wanted.start else None
+            since = now if since is None else since
+            if not urgent and now - since < quiet_period:
+                holds.append(Hold(item.ref, wanted.start, since))
+                wanted = replace(wanted, start=applied.start, end=applied.end)
+        if changed := _changed(applied, wanted):
+            actions.append(Action(ActionKind.UPDATE, item.ref, mirrored.event_id, wanted, changed))
+        if item.webcast_live:
+            actions.append(Action(ActionKind.START, item.ref, mirrored.event_id))
+    # Every qualifying SCHEDULED entry was a candidate; none is left, but stay total.
+    for entry in scheduled.values():
+        actions.append(Action(ActionKind.DELETE, entry.item_ref, entry.event_id))
+    return CalendarPlan(tuple(actions), tuple(holds))
+
+
+def apply_plan(
+    entries: Sequence[Entry], plan: CalendarPlan, new_ids: Iterable[int] = ()
+) -> list[Entry]:
+    """``entries`` as they are once Discord accepted every action of ``plan``.
+
+    The adapter records the same outcome action by action; tests use this to check that a
+    plan converges. ``new_ids`` supplies event ids for creates (else 1, 2, ... past the
+    largest id present).
+    """
+    state: dict[str, Entry] = {e.item_ref: e for e in entries}
+    ids = iter(new_ids)
+    next_id = max((e.event_id for e in entries), default=0)
+    for action in plan.actions:
+        ref = action.item_ref
+        if action.kind is ActionKind.CREATE and action.fields is not None:
+            next_id += 1
+            status = Status.ACTIVE if action.start_now else Status.SCHEDULED
+            state[ref] = Entry(ref, next(ids, next_id), status, action.fields)
+        elif action.kind is ActionKind.UPDATE and action.fields is not None:
+            state[ref] = replace(
+                state[ref], fields=action.fields, pending_start=None, pending_since=None
+            )
+        elif action.kind is ActionKind.START:
+            state[ref] = replace(state[ref], status=Status.ACTIVE)
+        elif action.kind is ActionKind.END:
+            state[ref] = replace(state[ref], status=Status.COMPLETED)
+        elif action.kind is ActionKind.DELETE:
+            state.pop(ref, None)
+    held = {h.item_ref: h for h in plan.holds}
+    result: list[Entry] = []
+    for entry in state.values():
+        hold = held.get(entry.item_ref)
+        if hold is not None:
+            entry = replace(entry, pending_start=hold.start, pending_since=hold.since)
+        elif entry.pending_start is not None:
+            entry = replace(entry, pending_start=None, pending_since=None)
+        result.append(entry)
+    return result
