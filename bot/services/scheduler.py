@@ -275,8 +275,9 @@ class BotScheduler:
             self._failed("calendar", exc)
 
     async def housekeeping_job(self) -> None:
-        """Prune old snapshots, sent outbox rows and the request log (the poller's job: the
-        other processes of a sharded deployment share its database)."""
+        """Prune old snapshots, sent outbox rows, the request log and finished scheduled
+        events (the poller's job: the other processes of a sharded deployment share its
+        database)."""
         if not self.polling:
             return
         now = self._clock()
@@ -284,7 +285,16 @@ class BotScheduler:
             snapshots = await self._store.prune_snapshots(now - SNAPSHOT_RETENTION)
             outbox = await self._store.prune_outbox(now - OUTBOX_RETENTION)
             await self._store.prune_request_log(now - REQUEST_LOG_RETENTION)
-            log.info("housekeeping", extra={"pruned_snapshots": snapshots, "pruned_outbox": outbox})
+            # Finished scheduled events: Discord no longer lists them, nothing reads them.
+            events = await self._store.prune_calendar_events(now - OUTBOX_RETENTION)
+            log.info(
+                "housekeeping",
+                extra={
+                    "pruned_snapshots": snapshots,
+                    "pruned_outbox": outbox,
+                    "pruned_calendar_events": events,
+                },
+            )
         except Exception as exc:
             self._failed("housekeeping", exc)
 
