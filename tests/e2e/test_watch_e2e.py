@@ -18,13 +18,16 @@ from tests.e2e.fake_ll2 import FakeLL2, load_fixture, serve
 pytestmark = pytest.mark.slow
 
 
-async def _watch(fake: FakeLL2, workdir: Path, *extra: str) -> tuple[int, str, str]:
+async def _watch(
+    fake: FakeLL2, workdir: Path, *extra: str, env_extra: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPACECAST_")}
     env.update(
         {
             "SPACECAST_LL2__BASE_URL": fake.base_url,
             "SPACECAST_DATABASE__URL": f"sqlite+aiosqlite:///{workdir / 'watch.db'}",
             "SPACECAST_LL2__TIMEOUT_SECONDS": "10",
+            **(env_extra or {}),
         }
     )
     proc = await asyncio.create_subprocess_exec(
@@ -123,7 +126,8 @@ async def test_watch_once_unreachable_api_fails_cleanly(tmp_path: Path) -> None:
     """With LL2 unreachable, watch exits 1 with log lines but no traceback on stdout."""
     fake = FakeLL2()
     fake.base_url = "http://127.0.0.1:9/2.3.0"  # discard port: connection refused
-    code, out, err = await _watch(fake, tmp_path)
+    # No retries: what is tested is the clean failure, not the (unit-tested) backoff.
+    code, out, err = await _watch(fake, tmp_path, env_extra={"SPACECAST_LL2__MAX_RETRIES": "0"})
     assert code == 1
     assert out == ""
     assert "Traceback" not in err
