@@ -8,24 +8,44 @@ Run as ``python -m tests.scaleout.harness``. Settings come from the environment 
 :class:`bot.services.app.AppServices` (poller lease, poll loop, shard-filtered delivery) until
 SIGTERM.
 It prints ``READY`` on stdout once the services are started.
+
+``SPACECAST_TEST_MIN_GAP_SECONDS`` (test-only, not a setting) lowers the planner's 15 s floor
+between polls, so process-level tests wait seconds, not quarter-minutes, for each poll; the
+budget rules are unchanged (the fake LL2 grants 3,600 requests an hour).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
 import signal
 import sys
+from datetime import timedelta
 
 import discord
 
-from bot.config import Settings
+from bot.config import PollingSettings, Settings
 from bot.discord_ui.client import apply_endpoints, check_shards
 from bot.logging_setup import setup_logging
 from bot.services.app import AppServices
 from bot.store import open_store
 
 
+def _shorten_min_gap() -> None:
+    seconds = os.environ.get("SPACECAST_TEST_MIN_GAP_SECONDS")
+    if not seconds:
+        return
+    original = PollingSettings.planner_config
+
+    def planner_config(self: PollingSettings) -> object:
+        return dataclasses.replace(original(self), min_gap=timedelta(seconds=float(seconds)))
+
+    PollingSettings.planner_config = planner_config  # type: ignore[method-assign,assignment]
+
+
 async def main() -> int:
+    _shorten_min_gap()
     settings = Settings()
     check_shards(settings)
     assert settings.discord.token is not None, "SPACECAST_DISCORD__TOKEN is required"

@@ -88,6 +88,7 @@ async def spawn_harness(shard: int, settings: dict[str, str], log_path: Path) ->
             "SPACECAST_POLL_TICK_SECONDS": "1",
             "SPACECAST_LEADER_RETRY_SECONDS": "2",
             "SPACECAST_LEADER_HEARTBEAT_SECONDS": "1",
+            "SPACECAST_TEST_MIN_GAP_SECONDS": "3",
             "PYTHONPATH": str(ROOT),
             **settings,
         }

@@ -20,7 +20,8 @@ What it proves:
    with the same nonces) and nothing is sent to them meanwhile.
 
 Timings are shortened through the environment (poll tick 1 s, lease retry 2 s, a large LL2
-budget so the planner polls at its 15 s floor); the whole test takes about a minute.
+budget, and the planner's floor between polls lowered to 3 s by the harness); the whole test takes
+about half a minute.
 """
 
 from __future__ import annotations
