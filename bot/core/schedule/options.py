@@ -73,6 +73,9 @@ def parse_calendar_options(
     )
 
 
+_PLURAL = {Source.EVENT: "events", Source.LAUNCH: "launches"}
+
+
 def describe_calendar(settings: CalendarSettings, managed: int) -> str:
     """One line about a guild's calendar, for ``schedule list`` and ``/spacecast schedule show``."""
 
@@ -83,7 +86,8 @@ def describe_calendar(settings: CalendarSettings, managed: int) -> str:
         state = f"disabled by Discord ({settings.disabled_reason})"
     else:
         state = "enabled" if settings.enabled else "disabled"
-    sources = ",".join(sorted(s.value + "s" for s in settings.sources))
+    # The plural words the --sources option takes: "events", "launches".
+    sources = ",".join(sorted(_PLURAL[s] for s in settings.sources))
     return (
         f"calendar {state}: {sources}; types {ids(settings.event_types)}; providers "
         f"{ids(settings.providers)}; {settings.horizon_days} days ahead, at most "
