@@ -27,6 +27,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.store.cards import CardQueries
 from bot.store.database import writer
 from bot.store.outbox import OutboxQueries
 from bot.store.poll_state import EventTypeQueries, PollStateQueries, RequestLogQueries
@@ -42,6 +43,7 @@ class Store(
     PollStateQueries,
     RequestLogQueries,
     EventTypeQueries,
+    CardQueries,
 ):
     """Spacecast's persistence. Build it with :func:`bot.store.open_store`.
 

@@ -10,6 +10,7 @@ from sqlalchemy import Column, Connection, Integer, MetaData, Table, delete, ins
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.changes import ChangeKind
+from bot.core.subscriptions import AlertStyle
 from bot.store import LATEST_VERSION, SchemaTooNewError, Store, create_engine, migrate, schema
 from bot.store.migrations import MIGRATIONS, MigrationStep, current_version
 from tests.store.dbutil import DbTarget
@@ -223,5 +224,39 @@ async def test_version_2_subscriptions_upgrade_to_reminders(db_target: DbTarget)
             frozenset({ChangeKind.WEBCAST_LIVE}),
             (),
         )
+    finally:
+        await engine.dispose()
+
+
+async def test_version_3_subscriptions_upgrade_to_styles_and_cards(db_target: DbTarget) -> None:
+    """A version-3 database gains subscriptions.style and the cards table (issue 16); its
+    subscriptions are ``feed`` and there are no cards."""
+    engine = db_target.engine()
+    try:
+        await migrate(engine)
+        fresh_subs = await _columns(engine, "subscriptions")
+        fresh_cards = await _columns(engine, "cards")
+        # Make it the version-3 shape: no style column, no cards table.
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE cards"))
+            await conn.execute(text("ALTER TABLE subscriptions DROP COLUMN style"))
+            await conn.execute(text("UPDATE schema_version SET version = 3"))
+            await conn.execute(
+                text(
+                    "INSERT INTO subscriptions (guild_id, channel_id, sources, kinds, enabled,"
+                    " created_at, updated_at) VALUES (1, 2, '[\"event\"]', '[\"webcast_live\"]',"
+                    " true, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+        assert "cards" not in await _tables(engine)
+
+        assert await migrate(engine) == LATEST_VERSION
+        assert await _columns(engine, "subscriptions") == fresh_subs
+        assert await _columns(engine, "cards") == fresh_cards
+        store = Store(engine)
+        [sub] = await store.list_subscriptions()
+        assert sub.style == AlertStyle.FEED
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM cards"))).scalar() == 0
     finally:
         await engine.dispose()
