@@ -18,8 +18,11 @@ from sqlalchemy import Row, and_, func, select, update
 from bot.core.cards import CardState, FreezeReason
 from bot.store import schema
 from bot.store.base import StoreBase, require_aware
+from bot.store.models import OutboxRow, OutboxStatus
+from bot.store.outbox import _row as outbox_row
 
 _C = schema.cards
+_O = schema.outbox
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,25 @@ class CardQueries(StoreBase):
                 .where(_key(channel_id, item_ref))
                 .values(state=state.model_dump_json(), frozen=True)
             )
+
+    async def waiting_card_rows(self, channel_id: int, item_ref: str) -> list[OutboxRow]:
+        """Pending outbox rows that edit this card, oldest first.
+
+        Card rows are the only ones whose dedup key continues ``:card:`` after the channel and
+        item (see :func:`bot.core.cards.edit_dedup_key`).
+        """
+        stmt = (
+            select(_O)
+            .where(
+                _O.c.channel_id == channel_id,
+                _O.c.item_ref == item_ref,
+                _O.c.status == OutboxStatus.PENDING.value,
+                _O.c.dedup_key.like(f"{channel_id}:{item_ref}:card:%"),
+            )
+            .order_by(_O.c.id)
+        )
+        async with self._read() as conn:
+            return [outbox_row(r) for r in await conn.execute(stmt)]
 
     async def live_cards(self) -> list[CardState]:
         """Every card still edited (not frozen), for the end-of-life sweep."""
