@@ -30,7 +30,8 @@ per-channel and global limits as posts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -52,6 +53,7 @@ from bot.discord_ui.sender import (
     MessageEditor,
     MessageSender,
     PermanentSendError,
+    TransientSendError,
     UnknownMessage,
 )
 from bot.store import OutboxRow, Store
@@ -227,9 +229,10 @@ class CardSender:
             )
             await self._store.forget_card_message(row.channel_id, row.item_ref, deleted=False)
             return await self._repost(row, paced)
-        await self._store.record_card_sent(
-            row.channel_id, row.item_ref, message_id=current, version=state.version
-        )
+        async with _recording(row, current):
+            await self._store.record_card_sent(
+                row.channel_id, row.item_ref, message_id=current, version=state.version
+            )
         return current
 
     async def _repost(self, row: OutboxRow, paced: Paced[Any]) -> int:
@@ -248,14 +251,15 @@ class CardSender:
         message_id: int = await paced(
             lambda: self._sender.send(row.channel_id, message, nonce=nonce, allowed_role_ids=())
         )
-        await self._store.record_card_message(
-            row.channel_id,
-            row.item_ref,
-            message_id=message_id,
-            generation=state.generation,
-            version=state.version,
-            at=self._now(),
-        )
+        async with _recording(row, message_id):
+            await self._store.record_card_message(
+                row.channel_id,
+                row.item_ref,
+                message_id=message_id,
+                generation=state.generation,
+                version=state.version,
+                at=self._now(),
+            )
         return message_id
 
     async def _pointer(self, row: OutboxRow, paced: Paced[Any]) -> int:
@@ -281,6 +285,20 @@ class CardSender:
             )
         )
         return message_id
+
+
+@asynccontextmanager
+async def _recording(row: OutboxRow, message_id: int) -> AsyncIterator[None]:
+    """Discord has the post or edit but the write failed: retry the row, never fail it.
+
+    The retry repeats the same PATCH, or the same post with the same nonce (Discord hands back
+    the message it made), so repeating is harmless and failing would leave the card stale.
+    """
+    try:
+        yield
+    except Exception as exc:
+        log.exception("could not record a card message", extra=_ctx(row, message_id))
+        raise TransientSendError(f"card sent but not recorded: {exc!r}") from exc
 
 
 def _ctx(row: OutboxRow, message_id: int) -> dict[str, object]:
