@@ -36,12 +36,15 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.core.cards import (
+    OVER_AFTER,
     CardEdit,
+    CardState,
     FreezeReason,
     Pointer,
     PointerKind,
     jump_url,
     plan_card,
+    plan_retirement,
     render_card,
     render_pointer,
 )
@@ -75,19 +78,21 @@ def is_card_row(row: OutboxRow) -> bool:
     return CARD_KEY in row.payload or POINTER_KEY in row.payload
 
 
-def card_row(delivery: Delivery, edit: CardEdit, due: datetime, now: datetime) -> OutboxRow:
+def card_row(
+    state: CardState, subscription_id: int | None, edit: CardEdit, due: datetime, now: datetime
+) -> OutboxRow:
     """The outbox row that brings the card up to ``edit.version``. Cards never expire."""
     return OutboxRow(
         dedup_key=edit.dedup_key,
-        guild_id=delivery.guild_id,
-        channel_id=delivery.channel_id,
-        subscription_id=delivery.subscription_id,
-        item_ref=delivery.item_ref,
+        guild_id=state.guild_id,
+        channel_id=state.channel_id,
+        subscription_id=subscription_id,
+        item_ref=state.item_ref,
         kinds=edit.kinds,
         payload={
             "v": PAYLOAD_VERSION,
             CARD_KEY: {"version": edit.version, "generation": edit.generation},
-            "subscription_id": delivery.subscription_id,
+            "subscription_id": subscription_id,
         },
         next_attempt_at=due,
         created_at=now,
@@ -125,18 +130,20 @@ def pointer_row(
     )
 
 
-async def _queue_edit(tx: Store, delivery: Delivery, edit: CardEdit, now: datetime) -> int:
+async def _queue_edit(
+    tx: Store, state: CardState, subscription_id: int | None, edit: CardEdit, now: datetime
+) -> int:
     due = edit.due_at
     kinds = set(edit.kinds)
-    for row in await tx.waiting_card_rows(delivery.channel_id, delivery.item_ref):
+    for row in await tx.waiting_card_rows(state.channel_id, state.item_ref):
         assert row.id is not None
         if row.claim_owner is not None and row.next_attempt_at > now:
             continue  # being sent right now: it will render the newest state anyway
         if await cancel_pending(tx, row.id, f"superseded by card version {edit.version}"):
             due = min(due, max(row.next_attempt_at, now))
             kinds |= row.kinds
-    row = card_row(delivery, edit, due, now).model_copy(update={"kinds": frozenset(kinds)})
-    return await tx.enqueue([row])
+    row = card_row(state, subscription_id, edit, due, now)
+    return await tx.enqueue([row.model_copy(update={"kinds": frozenset(kinds)})])
 
 
 async def enqueue_card_deliveries(
@@ -170,10 +177,30 @@ async def enqueue_card_deliveries(
         if plan.edit is None or plan.state is None:
             continue
         await tx.save_card_state(plan.state, now)
-        written += await _queue_edit(tx, delivery, plan.edit, now)
+        written += await _queue_edit(tx, plan.state, delivery.subscription_id, plan.edit, now)
         rows = [pointer_row(delivery, p, now, deadlines) for p in plan.pointers]
         written += await tx.enqueue(rows)
     return written
+
+
+async def retire_cards(store: Store, now: datetime, over_after: timedelta = OVER_AFTER) -> int:
+    """Give every live card whose item's date is ``over_after`` past its final edit.
+
+    Run by housekeeping: events never get an outcome, and a launch whose outcome LL2 never
+    posted must not stay "live" for ever. Returns how many cards were retired.
+    """
+    retired = 0
+    for state in await store.live_cards():
+        plan = plan_retirement(state, now, over_after)
+        if plan.edit is None or plan.state is None:
+            continue
+        async with store.transaction() as tx:
+            await tx.save_card_state(plan.state, now)
+            await _queue_edit(tx, plan.state, None, plan.edit, now)
+        retired += 1
+    if retired:
+        log.info("cards retired", extra={"cards": retired})
+    return retired
 
 
 class CardSender:

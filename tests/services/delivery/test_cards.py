@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
+from bot.core.cards import OVER_AFTER
 from bot.core.subscriptions import AlertStyle
 from bot.discord_ui.sender import DiscordSender
 from bot.ll2 import LL2Client
+from bot.services.delivery.cards import retire_cards
 from bot.services.poller import Poller
 from bot.store import OutboxStatus, Store
 from tests.e2e.fake_ll2 import FakeLL2, load_fixture, serve
@@ -243,3 +245,21 @@ async def test_edit_cap_30046_posts_a_fresh_card_and_carries_on(rig: Rig) -> Non
     assert old_msg.edits == 0
     assert fresh.edits == 1
     assert "ship 3" in card_text(fresh)
+
+
+async def test_a_card_long_past_its_date_gets_a_final_edit_and_is_left_alone(rig: Rig) -> None:
+    """Housekeeping retires a card whose launch is OVER_AFTER past its date without an
+    outcome: one final edit ('Over'), then the card is frozen and later changes are ignored."""
+    await new_update(rig, 1)
+    await rig.deliver()
+    rig.clock.current = datetime(2025, 7, 2, 5, 10, 30, tzinfo=UTC) + OVER_AFTER
+    assert await retire_cards(rig.store, rig.clock.now()) == 0  # not yet past
+    rig.clock.advance(timedelta(minutes=1))
+    assert await retire_cards(rig.store, rig.clock.now()) == 1
+    await rig.deliver()
+    (card,) = rig.card_channel()
+    assert "**Over.** This card is final." in card_text(card)
+    assert await retire_cards(rig.store, rig.clock.now()) == 0
+    await new_update(rig, 2)
+    await rig.deliver()
+    assert rig.card_channel()[0].edits == 1
