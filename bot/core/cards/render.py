@@ -175,7 +175,7 @@ def render_card(state: CardState) -> MessageData:
         latest = max(item.updates, key=lambda u: (u.created_on is not None, u.created_on, u.id))
         fields.append(EmbedField("Latest update", update_text(latest, limit=500), False))
     if item.display.location:
-        fields.append(EmbedField("Location", clean(truncate(item.display.location, 200)), True))
+        fields.append(EmbedField("Location", clean(truncate(item.display.location, 200)), False))
     live = "🔴 " if state.webcast_live else ""
     embed = EmbedData(
         title=f"{live}{item_name(item.name)}",
