@@ -10,7 +10,8 @@ Rules:
 - **What edits and what posts.** Every alert kind changes the card (one edit per poll however
   many changes). Edits notify nobody, so ``webcast_live`` and launch outcomes (status Success,
   Failure, Partial Failure) also post a short pointer message with the role mention. Reminders
-  are posted by the reminder job as before (they are not changes), as a reply to the card.
+  are queued by the reminder job as before (they are not changes); the worker sends them as a
+  reply to the item's card where the channel has one.
 - **Coalescing.** A plan whose changes are all date changes is due ``quiet_period`` after its
   first change was detected, as feed date alerts are; anything else is due now. The adapter
   keeps one pending card row per (channel, item), so a second plan before the first went out

@@ -59,6 +59,7 @@ from bot.discord_ui.sender import (
     TransientSendError,
     UnknownMessage,
 )
+from bot.services.delivery.rows import is_reminder, part_nonce, render_reminder_row
 from bot.store import OutboxRow, Store
 from bot.store.cards import StoredCard
 from bot.store.delivery_queries import cancel_pending
@@ -212,8 +213,9 @@ class CardSender:
         self._now = now
 
     def handles(self, row: OutboxRow) -> bool:
-        """Whether ``row`` is a card or pointer row (see :func:`is_card_row`)."""
-        return is_card_row(row)
+        """Whether ``row`` is a card or pointer row (see :func:`is_card_row`), or a reminder
+        (which replies to the item's card when its channel has one)."""
+        return is_card_row(row) or is_reminder(row)
 
     def _editor(self) -> MessageEditor:
         if not isinstance(self._sender, MessageEditor):
@@ -224,7 +226,38 @@ class CardSender:
         """Send one card or pointer row; return the Discord message id it leaves in place."""
         if POINTER_KEY in row.payload:
             return await self._pointer(row, paced)
+        if is_reminder(row):
+            return await self._reminder(row, paced)
         return await self._card(row, paced)
+
+    async def _reminder(self, row: OutboxRow, paced: Paced[Any]) -> int:
+        # The reminder message as a feed channel gets it; where the channel has a live card for
+        # the item it is sent as a reply to the card, so the ping leads readers to the card.
+        (message,) = render_reminder_row(row)
+        roles = tuple(int(r) for r in row.payload.get("role_ids", ()))
+        stored = await self._store.get_card(row.channel_id, row.item_ref)
+        reply_to = stored.current_message if stored is not None else None
+        nonce = part_nonce(row.dedup_key, 0)
+        if reply_to is None or not isinstance(self._sender, MessageEditor):
+            return int(
+                await paced(
+                    lambda: self._sender.send(
+                        row.channel_id, message, nonce=nonce, allowed_role_ids=roles
+                    )
+                )
+            )
+        editor = self._sender
+        return int(
+            await paced(
+                lambda: editor.reply(
+                    row.channel_id,
+                    message,
+                    reply_to=reply_to,
+                    nonce=nonce,
+                    allowed_role_ids=roles,
+                )
+            )
+        )
 
     async def _card(self, row: OutboxRow, paced: Paced[Any]) -> int:
         stored = await self._store.get_card(row.channel_id, row.item_ref)

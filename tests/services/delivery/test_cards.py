@@ -18,6 +18,7 @@ from bot.discord_ui.sender import DiscordSender
 from bot.ll2 import LL2Client
 from bot.services.delivery.cards import retire_cards
 from bot.services.poller import Poller
+from bot.services.reminders import ReminderJob
 from bot.store import OutboxStatus, Store
 from tests.e2e.fake_ll2 import FakeLL2, load_fixture, serve
 from tests.services.delivery.fake_discord import FakeDiscord, StoredMessage
@@ -263,3 +264,23 @@ async def test_a_card_long_past_its_date_gets_a_final_edit_and_is_left_alone(rig
     await new_update(rig, 2)
     await rig.deliver()
     assert rig.card_channel()[0].edits == 1
+
+
+async def test_a_reminder_replies_to_the_card_with_the_role(rig: Rig) -> None:
+    """A card subscription with reminders: the T-2 h reminder is a new message with the role
+    mention, sent as a reply to the item's card; the feed channel's has no reference."""
+    await new_update(rig, 1)
+    await rig.deliver()
+    (card,) = rig.card_channel()
+    for sub in await rig.store.list_subscriptions():
+        await rig.store.update_subscription(sub.id, reminders=(120,))
+    job = ReminderJob(rig.store, timedelta(minutes=10), rig.clock.now)
+    await job.run(START)  # arms the reminders ("since" starts here)
+    rig.clock.current = datetime(2025, 7, 2, 3, 10, 40, tzinfo=UTC)  # T-2 h passed 10 s ago
+    assert await job.run() == 2
+    await rig.deliver()
+    _, reminder = rig.card_channel()
+    assert reminder.reference == card.id
+    assert reminder.mention_roles == [ROLE]
+    assert "T-2 h" in reminder.content
+    assert rig.discord.messages_in(FEED_CH)[-1].reference is None
