@@ -45,7 +45,9 @@ from bot.core.snapshot import (  # noqa: E402
 
 OUT = ROOT / "docs" / "pictures"
 FIXTURES = ROOT / "tests" / "fixtures"
-NOW = datetime(2025, 7, 2, 3, 0, tzinfo=UTC)  # "now" for <t:…:R>
+NOW = datetime(2025, 7, 2, 3, 0, tzinfo=UTC)  # when the story starts
+# The moment a picture shows (its messages' time and what <t:…:R> counts from).
+VIEW = [NOW]
 ROLE = 920_000_000_000_000_001
 ROLE_NAME = "Launch pings"
 CHANNEL = 820_000_000_000_000_001
@@ -98,10 +100,10 @@ a { color: #00a8fc; text-decoration: none; }
 
 
 def fmt_time(ts: int, style: str) -> str:
-    """Discord's rendering of ``<t:ts:style>`` (in UTC, for the fixed NOW)."""
+    """Discord's rendering of ``<t:ts:style>`` (in UTC, seen at ``VIEW[0]``)."""
     when = datetime.fromtimestamp(ts, UTC)
     if style == "R":
-        delta = when - NOW
+        delta = when - VIEW[0]
         minutes = int(abs(delta.total_seconds()) // 60)
         amount = (
             f"{minutes // 1440} days"
@@ -179,13 +181,14 @@ def embed_html(embed: dict[str, object]) -> str:
 def message_html(
     message: MessageData,
     *,
-    time: str = "Today at 05:10",
+    time: str | None = None,
     edited: bool = False,
     reply_to: str | None = None,
     first: bool = True,
 ) -> str:
     """One message: avatar, name, content, embeds, buttons (and the reply line above it)."""
     data = message.to_dict()
+    time = time or f"Today at {VIEW[0]:%H:%M}"
     head = (
         '<div class="head"><span class="name">Spacecast</span><span class="bot">APP</span>'
         f'<span class="time">{time}</span></div>'
@@ -255,6 +258,7 @@ def samples() -> dict[str, list[str]]:
     pictures: dict[str, list[str]] = {}
 
     def feed(name: str, changes: list[Change]) -> None:
+        VIEW[0] = max(c.detected_at for c in changes)
         messages = render_message(changes, ROLE, NOW)
         pictures[name] = [message_html(m, first=i == 0) for i, m in enumerate(messages)]
 
@@ -287,7 +291,7 @@ def samples() -> dict[str, list[str]]:
         old_status="Go for Launch", new_status="Launch Successful",
         old_status_id=1, new_status_id=3,
     )  # fmt: skip
-    new_item = change(ChangeKind.NEW_ITEM, event(), NOW, "new")
+    new_item = change(ChangeKind.NEW_ITEM, event(), datetime(2025, 6, 26, 7, 18, tzinfo=UTC), "new")
 
     feed("alert-webcast_live", [webcast])
     feed("alert-date_changed", [date_change])
@@ -303,7 +307,8 @@ def samples() -> dict[str, list[str]]:
             state, guild_id=GUILD, channel_id=CHANNEL, changes=batch, now=NOW, quiet_period=quiet
         ).state
     assert state is not None
-    pictures["card-before"] = [message_html(render_card(state), time="Today at 03:10")]
+    VIEW[0] = NOW + timedelta(minutes=10)
+    pictures["card-before"] = [message_html(render_card(state))]
     pointers = []
     for batch in ([webcast], [success]):
         plan = plan_card(
@@ -312,6 +317,7 @@ def samples() -> dict[str, list[str]]:
         state = plan.state
         pointers.extend(plan.pointers)
     assert state is not None
+    VIEW[0] = success.detected_at
     card_url = f"https://discord.com/channels/{GUILD}/{CHANNEL}/1"
     after = [message_html(render_card(state), time="Today at 03:10", edited=True)]
     for pointer, time in zip(pointers, ("Today at 05:30", "Today at 05:50"), strict=True):
@@ -320,7 +326,8 @@ def samples() -> dict[str, list[str]]:
     pictures["card-after"] = after
 
     reminder = render_reminder(base, 10, [ROLE])
-    pictures["reminder"] = [message_html(reminder, time="Today at 05:00")]
+    VIEW[0] = base.date - timedelta(minutes=10)
+    pictures["reminder"] = [message_html(reminder)]
     return pictures
 
 
