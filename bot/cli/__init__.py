@@ -132,14 +132,18 @@ def _add_subscriptions_arguments(
     add.add_argument("--kinds", default="all", help="all, or webcast_live,date_changed,...")
     add.add_argument("--role", metavar="ID", help="role to mention")
     add.add_argument("--reminders", metavar="OFFSETS", help="T-minus reminders: 24h,1h,10m")
+    add.add_argument(
+        "--style", metavar="STYLE", help="feed (default: a message per alert) or card (live card)"
+    )
     lst = actions.add_parser("list", parents=parents, help="list subscriptions")
     lst.add_argument("--guild", metavar="ID")
     lst.add_argument("--format", choices=("text", "json"), default="text")
-    edit = actions.add_parser("edit", parents=parents, help="change a subscription's reminders")
-    edit.add_argument("id", metavar="ID")
-    edit.add_argument(
-        "--reminders", required=True, metavar="OFFSETS", help="24h,1h,10m, or none to clear"
+    edit = actions.add_parser(
+        "edit", parents=parents, help="change a subscription's reminders or style"
     )
+    edit.add_argument("id", metavar="ID")
+    edit.add_argument("--reminders", metavar="OFFSETS", help="24h,1h,10m, or none to clear")
+    edit.add_argument("--style", metavar="STYLE", help="feed or card")
     rm = actions.add_parser("remove", parents=parents, help="remove a subscription")
     rm.add_argument("id", metavar="ID")
 

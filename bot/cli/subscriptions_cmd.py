@@ -22,6 +22,7 @@ from bot.core.subscription_options import (
     describe_subscription,
     parse_reminders,
     parse_snowflake,
+    parse_style,
     parse_subscription_options,
 )
 from bot.core.subscriptions import Subscription, duplicate_of
@@ -63,6 +64,7 @@ async def _add(store: Store, args: argparse.Namespace) -> int:
             kinds=args.kinds,
             role=args.role,
             reminders=args.reminders,
+            style=args.style,
             # Before the first poll the cache is empty: accept the ids rather than refuse them all.
             known_types=known or None,
         )
@@ -123,11 +125,20 @@ async def _list(store: Store, args: argparse.Namespace) -> int:
 
 async def _edit(store: Store, args: argparse.Namespace) -> int:
     sub_id = _subscription_id(args.id)
-    reminders = parse_reminders(args.reminders, "--reminders")
-    updated = await store.update_subscription(sub_id, reminders=reminders)
+    if args.reminders is None and args.style is None:
+        raise CliError("edit: give --reminders and/or --style")
+    changes: dict[str, Any] = {}
+    if args.reminders is not None:
+        changes["reminders"] = parse_reminders(args.reminders, "--reminders")
+    if args.style is not None:
+        changes["style"] = parse_style(args.style, "--style")
+    updated = await store.update_subscription(sub_id, **changes)
     if updated is None:
         raise CliError(f"no subscription #{sub_id}", EXIT_FAILURE)
-    print(f"subscription #{sub_id} reminders: {describe_offsets(updated.reminders)}")
+    if "reminders" in changes:
+        print(f"subscription #{sub_id} reminders: {describe_offsets(updated.reminders)}")
+    if "style" in changes:
+        print(f"subscription #{sub_id} style: {updated.style.value}")
     return EXIT_OK
 
 
@@ -165,4 +176,5 @@ def _as_json(sub: Subscription) -> dict[str, Any]:
         "enabled": sub.enabled,
         "disabled_reason": sub.disabled_reason,
         "reminders": list(sub.reminders),  # minutes before T-0, largest first
+        "style": sub.style.value,  # feed | card
     }

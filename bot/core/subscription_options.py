@@ -16,7 +16,7 @@ from bot.core.changes import ALERT_KINDS, ChangeKind
 from bot.core.reminders.offsets import OffsetError, describe_offsets, parse_offsets
 from bot.core.render.sanitize import clean
 from bot.core.snapshot import Source
-from bot.core.subscriptions import Subscription
+from bot.core.subscriptions import AlertStyle, Subscription
 
 # A subscription filtering on hundreds of ids is a mistake, and would not fit in a listing.
 MAX_IDS = 100
@@ -65,6 +65,7 @@ class SubscriptionOptions:
     kinds: frozenset[ChangeKind]
     role_id: int | None = None
     reminders: tuple[int, ...] = ()
+    style: AlertStyle = AlertStyle.FEED
 
     def to_subscription(self, subscription_id: int) -> Subscription:
         """The enabled :class:`Subscription` these options describe."""
@@ -78,7 +79,20 @@ class SubscriptionOptions:
             kinds=self.kinds,
             role_id=self.role_id,
             reminders=self.reminders,
+            style=self.style,
         )
+
+
+def parse_style(text: str, what: str) -> AlertStyle:
+    """``feed`` or ``card`` (any case) to an :class:`AlertStyle`; errors name the option."""
+    word = text.strip().lower()
+    try:
+        return AlertStyle(word)
+    except ValueError:
+        raise OptionError(
+            f"{what}: unknown style {_show(text)}; choose feed (a message per alert) "
+            "or card (one message per item, edited)"
+        ) from None
 
 
 def parse_sources(text: str) -> frozenset[Source]:
@@ -170,6 +184,7 @@ def parse_subscription_options(
     kinds: str = "all",
     role: str | None = None,
     reminders: str | None = None,
+    style: str | None = None,
     known_types: Mapping[int, str] | None = None,
     known_providers: Mapping[int, str] | None = None,
     prefix: str = "--",
@@ -177,7 +192,7 @@ def parse_subscription_options(
     """Parse every option of ``subscriptions add`` (or the slash command) and check them together.
 
     ``prefix`` is prepended to option names in errors: ``"--"`` for the CLI, ``""`` for Discord.
-    ``reminders`` None (the option not given) means no reminders.
+    ``reminders`` None (the option not given) means no reminders; ``style`` None means feed.
     A type filter without events (or a provider filter without launches) is refused: it would
     silently do nothing, which is never what the user meant.
     """
@@ -207,6 +222,7 @@ def parse_subscription_options(
         kinds=parse_kinds(kinds),
         role_id=role_id,
         reminders=() if reminders is None else parse_reminders(reminders, f"{prefix}reminders"),
+        style=AlertStyle.FEED if style is None else parse_style(style, f"{prefix}style"),
     )
 
 
@@ -219,7 +235,7 @@ def describe_subscription(
 ) -> str:
     """One readable line, e.g. ``#4 in <#123>: events (Docking, EVA), launches (all providers);
     alerts: webcast live, date changes; reminders: T-1 h, T-10 min; pings <@&456>; paused:
-    launch week`` (no reminders part when it has none).
+    launch week`` (no reminders part when it has none; ``style: card`` for live cards).
 
     Ids missing from the name maps show as ``type 99`` / ``provider 121``. A subscription
     turned off because Discord refused its channel says ``disabled`` rather than ``paused``.
@@ -240,6 +256,8 @@ def describe_subscription(
         parts.append(f"alerts: {', '.join(labels) or 'none'}")
     if sub.reminders:
         parts.append(f"reminders: {describe_offsets(sub.reminders)}")
+    if sub.style is not AlertStyle.FEED:  # feed is the default and goes unsaid
+        parts.append(f"style: {sub.style.value}")
     if sub.role_id is not None:
         parts.append(f"pings <@&{sub.role_id}>")
     if not sub.enabled:

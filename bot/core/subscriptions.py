@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from bot.core.changes import ALERT_KINDS, ChangeKind
 from bot.core.snapshot import Source
+
+
+class AlertStyle(StrEnum):
+    """How a subscription shows its alerts in its channel.
+
+    ``feed`` posts one message per alert (the behaviour before live cards); ``card`` keeps one
+    message per item that is edited in place (see :mod:`bot.core.cards`).
+    """
+
+    FEED = "feed"
+    CARD = "card"
 
 
 class Subscription(BaseModel):
@@ -29,6 +42,7 @@ class Subscription(BaseModel):
     enabled: bool = True
     disabled_reason: str | None = None
     reminders: tuple[int, ...] = ()
+    style: AlertStyle = AlertStyle.FEED
 
     @field_validator("reminders")
     @classmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 import discord
@@ -21,6 +21,10 @@ MISSING_ACCESS = 50001
 MISSING_PERMISSIONS = 50013
 UNKNOWN_CHANNEL = 10003
 NOT_A_TEXT_CHANNEL = 50008
+# Card edits (issue 16): the card was deleted; Discord's unpublished cap on edits of messages
+# older than an hour ("Maximum number of edits to messages older than 1 hour reached").
+UNKNOWN_MESSAGE = 10008
+MAX_OLD_MESSAGE_EDITS = 30046
 
 
 class SendError(Exception):
@@ -52,6 +56,14 @@ class PermanentSendError(SendError):
     """This message will never be accepted (e.g. 400 Invalid Form Body): do not retry it."""
 
 
+class UnknownMessage(PermanentSendError):
+    """The message to edit is gone (404, 10008): a moderator deleted it."""
+
+
+class EditLimitReached(PermanentSendError):
+    """Discord refuses more edits of this old message (30046): post a fresh one instead."""
+
+
 class MessageSender(Protocol):
     """Sends one message; returns Discord's message id or raises a :class:`SendError`."""
 
@@ -69,6 +81,31 @@ class MessageSender(Protocol):
         message already created instead of posting another. Only ``allowed_role_ids`` may be
         pinged; never ``@everyone``, ``@here`` or users.
         """
+        ...
+
+
+@runtime_checkable
+class MessageEditor(Protocol):
+    """Edits a message and posts replies: what live cards need on top of :class:`MessageSender`."""
+
+    async def edit(self, channel_id: int, message_id: int, message: MessageData) -> None:
+        """Replace ``message_id``'s content, embeds and buttons with ``message``, pinging nobody.
+
+        Raises :class:`UnknownMessage` when the message is gone and :class:`EditLimitReached`
+        on Discord's 30046, besides the other :class:`SendError` subclasses.
+        """
+        ...
+
+    async def reply(
+        self,
+        channel_id: int,
+        message: MessageData,
+        *,
+        reply_to: int | None,
+        nonce: str,
+        allowed_role_ids: Sequence[int],
+    ) -> int:
+        """Post ``message`` as a reply to ``reply_to`` (a plain post when None or deleted)."""
         ...
 
 
@@ -123,6 +160,15 @@ def classify(exc: Exception) -> SendError | None:
     return None
 
 
+def classify_edit(exc: Exception) -> SendError | None:
+    """:func:`classify` for an edit: a deleted message and Discord's edit cap are their own."""
+    if isinstance(exc, discord.NotFound) and exc.code == UNKNOWN_MESSAGE:
+        return UnknownMessage(f"404 {exc.code}: {exc.text}", exc.code, 404)
+    if isinstance(exc, discord.HTTPException) and exc.code == MAX_OLD_MESSAGE_EDITS:
+        return EditLimitReached(f"{exc.status} {exc.code}: {exc.text}", exc.code, exc.status)
+    return classify(exc)
+
+
 class Pacer:
     """Spaces calls at least ``1 / rate`` seconds apart (monotonic time, not a test clock).
 
@@ -170,8 +216,28 @@ class DiscordSender:
         allowed_role_ids: Sequence[int],
     ) -> int:
         """Post ``message``; see :meth:`MessageSender.send`."""
+        return await self.reply(
+            channel_id, message, reply_to=None, nonce=nonce, allowed_role_ids=allowed_role_ids
+        )
+
+    async def reply(
+        self,
+        channel_id: int,
+        message: MessageData,
+        *,
+        reply_to: int | None,
+        nonce: str,
+        allowed_role_ids: Sequence[int],
+    ) -> int:
+        """Post ``message``, as a reply to ``reply_to`` if given; see :class:`MessageEditor`."""
         channel = self._channel(channel_id)
         embeds = [discord.Embed.from_dict(e.to_dict()) for e in message.embeds]
+        extra: dict[str, Any] = {}
+        if reply_to is not None:
+            # fail_if_not_exists=False: a card deleted meanwhile must not lose the ping.
+            extra["reference"] = discord.MessageReference(
+                message_id=reply_to, channel_id=channel_id, fail_if_not_exists=False
+            )
         try:
             sent = await channel.send(
                 content=message.content,
@@ -179,6 +245,7 @@ class DiscordSender:
                 view=link_view(message),  # type: ignore[arg-type]  # None means "no components"
                 nonce=nonce,
                 allowed_mentions=allowed_mentions(allowed_role_ids),
+                **extra,
             )
         except Exception as exc:
             error = classify(exc)
@@ -186,3 +253,25 @@ class DiscordSender:
                 raise
             raise error from exc
         return sent.id
+
+    async def edit(self, channel_id: int, message_id: int, message: MessageData) -> None:
+        """Edit ``message_id`` to ``message``; see :meth:`MessageEditor.edit`.
+
+        Discord forgets a message's ``allowed_mentions`` on PATCH (discord-api-docs issue
+        3378), so every edit sends "none" again: an edit never pings.
+        """
+        channel = self._channel(channel_id)
+        partial = channel.get_partial_message(message_id)  # type: ignore[attr-defined]
+        embeds = [discord.Embed.from_dict(e.to_dict()) for e in message.embeds]
+        try:
+            await partial.edit(
+                content=message.content,
+                embeds=embeds,
+                view=link_view(message),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except Exception as exc:
+            error = classify_edit(exc)
+            if error is None:
+                raise
+            raise error from exc

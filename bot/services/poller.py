@@ -21,8 +21,10 @@ from bot.core.models import Event, Launch
 from bot.core.planner import Query, QueryKind
 from bot.core.routing import route
 from bot.core.snapshot import Snapshot, Source, snapshot_from_event, snapshot_from_launch
+from bot.core.subscriptions import AlertStyle
 from bot.ll2 import FetchResult, LL2Client, LL2Error
 from bot.services import metrics
+from bot.services.delivery.cards import enqueue_card_deliveries
 from bot.services.delivery.rows import enqueue_deliveries
 from bot.store import Store
 
@@ -178,10 +180,16 @@ class Poller:
             await tx.touch_snapshots(unchanged, now)
             fresh = await tx.record_changes(changes)
             subscriptions = await tx.list_subscriptions(enabled_only=True)
-            deliveries = route([c for c in fresh if c.alertable], subscriptions)
+            alerts = [c for c in fresh if c.alertable]
+            feeds = [s for s in subscriptions if s.style is AlertStyle.FEED]
+            cards = [s for s in subscriptions if s.style is AlertStyle.CARD]
             queued = await enqueue_deliveries(
-                tx, deliveries, now, self._quiet_period, self._deadlines
+                tx, route(alerts, feeds), now, self._quiet_period, self._deadlines
             )
+            if cards:  # live cards (issue 16): one message per item, edited
+                queued += await enqueue_card_deliveries(
+                    tx, route(alerts, cards), now, self._quiet_period, self._deadlines
+                )
             # Only a complete full read may end the silent baseline: a partial one would make
             # the items it missed look new on the next poll.
             baseline_done = baseline and complete and query.kind is QueryKind.FULL_UPCOMING

@@ -28,6 +28,7 @@ from bot.core.planner import (
 )
 from bot.core.snapshot import Source
 from bot.ll2 import LL2Client
+from bot.services.delivery.cards import retire_cards
 from bot.services.outage import Outage, is_database_error
 from bot.services.poller import BASELINE_KEY, LAST_SUCCESS_KEY, Poller, PollReport, utc_now
 from bot.store import Store
@@ -285,6 +286,7 @@ class BotScheduler:
             snapshots = await self._store.prune_snapshots(now - SNAPSHOT_RETENTION)
             outbox = await self._store.prune_outbox(now - OUTBOX_RETENTION)
             await self._store.prune_request_log(now - REQUEST_LOG_RETENTION)
+            await retire_cards(self._store, now)  # live cards of items long past: final edit
             # Finished scheduled events: Discord no longer lists them, nothing reads them.
             events = await self._store.prune_calendar_events(now - OUTBOX_RETENTION)
             log.info(

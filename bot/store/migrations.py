@@ -95,11 +95,22 @@ def _calendar(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _subscription_style_and_cards(conn: Connection) -> None:
+    """Version 5 (issue 16): subscriptions choose a style; live cards get their table.
+
+    ``style`` is nullable and NULL reads as ``feed``, so existing subscriptions post exactly
+    what they posted before, and there are no cards yet.
+    """
+    _add_column(conn, "subscriptions", schema.subscriptions.c.style)
+    schema.cards.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, MigrationStep]] = [
     (1, _baseline),
     (2, _outbox_claims_and_deadlines),
     (3, _subscription_reminders),
     (4, _calendar),
+    (5, _subscription_style_and_cards),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -28,6 +28,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.calendar import CalendarQueries
+from bot.store.cards import CardQueries
 from bot.store.database import writer
 from bot.store.outbox import OutboxQueries
 from bot.store.poll_state import EventTypeQueries, PollStateQueries, RequestLogQueries
@@ -44,6 +45,7 @@ class Store(
     RequestLogQueries,
     EventTypeQueries,
     CalendarQueries,
+    CardQueries,
 ):
     """Spacecast's persistence. Build it with :func:`bot.store.open_store`.
 

@@ -124,6 +124,9 @@ subscriptions = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     # JSON list of reminder offsets in minutes, largest first; NULL = none. Schema version 3.
     Column("reminders", Text, nullable=True),
+    # 'feed' (one message per alert) or 'card' (one message per item, edited); NULL = feed.
+    # Schema version 4 (issue 16).
+    Column("style", String(8), nullable=True),
     Index("ix_subscriptions_guild_id", "guild_id"),
     Index("ix_subscriptions_channel_id", "channel_id"),
 )
@@ -161,6 +164,32 @@ outbox = Table(
     Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_outbox_guild_id", "guild_id"),
     Index("ix_outbox_channel_item", "channel_id", "item_ref"),
+)
+
+# Live cards (issue 16, schema version 4): one per (channel, item) a card subscription alerted
+# about. ``state`` is the CardState JSON (item, history newest first, life cycle); the message
+# columns say which Discord message shows it and up to which version.
+cards = Table(
+    "cards",
+    metadata,
+    Column("channel_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("source", String(16), primary_key=True),
+    Column("item_id", String(64), primary_key=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("state", Text, nullable=False),  # CardState.model_dump_json()
+    Column("version", Integer, nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("frozen", Boolean, nullable=False),
+    Column("final", Boolean, nullable=False),
+    Column("message_id", BigInteger, nullable=True),  # NULL until posted (or after a 404)
+    Column("message_generation", Integer, nullable=True),  # the generation message_id shows
+    Column("sent_version", Integer, nullable=False),  # the version message_id last showed
+    Column("posted_at", UTCDateTime, nullable=True),
+    Column("reposts", Integer, nullable=False),  # fresh posts after 404/30046 (nonce salt)
+    Column("deleted_reposts", Integer, nullable=False),  # of those, after a 404
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_cards_frozen", "frozen"),
 )
 
 poll_state = Table(

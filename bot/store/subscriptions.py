@@ -10,7 +10,7 @@ from sqlalchemy import Row, delete, insert, select, update
 
 from bot.core.changes import ALERT_KINDS, ChangeKind
 from bot.core.snapshot import Source
-from bot.core.subscriptions import Subscription
+from bot.core.subscriptions import AlertStyle, Subscription
 from bot.store import schema
 from bot.store.base import StoreBase, dump_json, dump_set, load_json, require_aware
 
@@ -28,6 +28,7 @@ UPDATABLE_FIELDS = frozenset(
         "enabled",
         "disabled_reason",
         "reminders",
+        "style",
     }
 )
 
@@ -51,6 +52,7 @@ def _subscription(row: Row[Any]) -> Subscription:
         enabled=bool(row.enabled),
         disabled_reason=row.disabled_reason,
         reminders=tuple(load_json(row.reminders) or ()),
+        style=AlertStyle(row.style) if row.style else AlertStyle.FEED,
     )
 
 
@@ -67,6 +69,7 @@ def _columns(sub: Subscription) -> dict[str, Any]:
         "disabled_reason": sub.disabled_reason,
         # NULL, not "[]", for none: the same as a subscription made before reminders existed.
         "reminders": dump_json(list(sub.reminders)) if sub.reminders else None,
+        "style": sub.style.value,
     }
 
 
@@ -84,6 +87,7 @@ class SubscriptionQueries(StoreBase):
         kinds: Iterable[ChangeKind] = ALERT_KINDS,
         role_id: int | None = None,
         reminders: Iterable[int] = (),
+        style: AlertStyle = AlertStyle.FEED,
         now: datetime | None = None,
     ) -> Subscription:
         """Create an enabled subscription and return it with its new id.
@@ -102,6 +106,7 @@ class SubscriptionQueries(StoreBase):
             kinds=frozenset(kinds),
             role_id=role_id,
             reminders=tuple(reminders),
+            style=style,
         )
         return await self.insert_subscription(draft, now=now)
 

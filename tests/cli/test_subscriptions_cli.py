@@ -81,6 +81,7 @@ def test_add_list_remove_round_trip(db_url: str) -> None:
             "enabled": True,
             "disabled_reason": None,
             "reminders": [],
+            "style": "feed",
         }
     ]
 
@@ -172,6 +173,28 @@ def test_reminders_are_added_listed_and_edited(db_url: str) -> None:
     assert (cleared.returncode, cleared.stdout.strip()) == (0, "subscription #1 reminders: none")
     assert json.loads(_cli(db_url, "list", "--format", "json").stdout)[0]["reminders"] == []
     assert "reminders" not in _cli(db_url, "list").stdout
+
+
+def test_style_is_added_listed_and_edited(db_url: str) -> None:
+    """--style card on add shows as "style": "card" in JSON and "style: card" in text; edit
+    switches it back to feed; a bad style is one line naming the option, exit 2 (issue 16)."""
+    added = _cli(db_url, "add", "--guild", GUILD, "--channel", CHANNEL, "--style", "Card")
+    assert (added.returncode, added.stdout.strip()) == (0, "1")
+    assert json.loads(_cli(db_url, "list", "--format", "json").stdout)[0]["style"] == "card"
+    assert "; style: card" in _cli(db_url, "list").stdout
+    edited = _cli(db_url, "edit", "1", "--style", "feed")
+    assert (edited.returncode, edited.stdout.strip()) == (0, "subscription #1 style: feed")
+    bad = _cli(db_url, "edit", "1", "--style", "cards")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        "error: --style: unknown style 'cards'; choose feed (a message per alert) or card "
+        "(one message per item, edited)"
+    ]
+    neither = _cli(db_url, "edit", "1")
+    assert (neither.returncode, neither.stderr.strip()) == (
+        2,
+        "error: edit: give --reminders and/or --style",
+    )
 
 
 def test_editing_a_missing_subscription_exits_1(db_url: str) -> None:

@@ -397,3 +397,37 @@ async def test_id_autocomplete_marks_a_disabled_subscription(world: World) -> No
     assert choices == [
         {"name": f"#{sub_id} · #launch-alerts · events and launches · disabled", "value": sub_id}
     ]
+
+
+async def test_subscribe_with_style_card_and_switch_back(world: World) -> None:
+    """style:card on subscribe stores a card subscription, /spacecast list shows it, and
+    /spacecast style switches it back to feed (issue 16)."""
+    answer = await subscribe(world, style="card")
+    assert "; style: card" in answer
+    sub = await world.store.get_subscription(1)
+    assert sub is not None
+    assert sub.style.value == "card"
+    listed = await world.admin.slash(world.channel, "spacecast list")
+    assert listed.response is not None
+    [embed] = listed.response.embeds
+    assert embed.description is not None
+    assert embed.description.endswith("; style: card")
+    result = await world.admin.slash(world.channel, "spacecast style", subscription=1, style="feed")
+    assert_responded(
+        result,
+        content=f"🗂️ Subscription #1 (<#{world.channel.id}>) style: feed: a message per alert.",
+        ephemeral=True,
+    )
+    switched = await world.store.get_subscription(1)
+    assert switched is not None
+    assert switched.style.value == "feed"
+
+
+async def test_style_command_refuses_a_style_discord_would_not_offer(world: World) -> None:
+    """A value outside the choices (SimCord checks them as Discord does) changes nothing."""
+    await subscribe(world)
+    with pytest.raises(SetupError):
+        await world.admin.slash(world.channel, "spacecast style", subscription=1, style="cards")
+    sub = await world.store.get_subscription(1)
+    assert sub is not None
+    assert sub.style.value == "feed"

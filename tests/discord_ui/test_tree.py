@@ -122,8 +122,8 @@ async def test_every_autocomplete_returns_at_most_25_valid_choices(world: World)
     """With 100 matches of everything, each autocomplete still answers 25 or fewer, clipped."""
     await fill_store(world)
     options = autocomplete_options(world)
-    # types, providers, kinds, 4× id, next type, event query, schedule enable types
-    assert len(options) == 10, options
+    # types, providers, kinds, 5× id, next type, event query, schedule enable types
+    assert len(options) == 11, options
     for path, option in options:
         for typed in ("", "t", "1", "test", "2,"):
             choices = await world.admin.autocomplete(world.channel, path, option, typed)

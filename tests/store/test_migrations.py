@@ -10,6 +10,7 @@ from sqlalchemy import Column, Connection, Integer, MetaData, Table, delete, ins
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.changes import ChangeKind
+from bot.core.subscriptions import AlertStyle
 from bot.store import LATEST_VERSION, SchemaTooNewError, Store, create_engine, migrate, schema
 from bot.store.migrations import MIGRATIONS, MigrationStep, current_version
 from tests.store.dbutil import DbTarget
@@ -55,12 +56,12 @@ async def test_newer_schema_is_refused(db_target: DbTarget) -> None:
         await migrate(engine)
         async with engine.begin() as conn:
             await conn.execute(delete(schema.schema_version))
-            await conn.execute(insert(schema.schema_version).values(version=5))
+            await conn.execute(insert(schema.schema_version).values(version=LATEST_VERSION + 1))
         with pytest.raises(SchemaTooNewError) as info:
             await migrate(engine)
         assert str(info.value) == (
-            f"database schema version 5 is newer than this Spacecast (knows {LATEST_VERSION}); "
-            "upgrade Spacecast"
+            f"database schema version {LATEST_VERSION + 1} is newer than this Spacecast "
+            f"(knows {LATEST_VERSION}); upgrade Spacecast"
         )
     finally:
         await engine.dispose()
@@ -238,6 +239,8 @@ async def test_version_3_database_gains_the_calendar_tables(db_target: DbTarget)
         async with engine.begin() as conn:
             await conn.execute(text("DROP TABLE calendar_events"))
             await conn.execute(text("DROP TABLE calendar_settings"))
+            await conn.execute(text("DROP TABLE cards"))  # version 5's, too
+            await conn.execute(text("ALTER TABLE subscriptions DROP COLUMN style"))
             await conn.execute(text("UPDATE schema_version SET version = 3"))
             await conn.execute(
                 text(
@@ -254,5 +257,39 @@ async def test_version_3_database_gains_the_calendar_tables(db_target: DbTarget)
         store = Store(engine)
         assert [s.channel_id for s in await store.list_subscriptions()] == [2]
         assert await store.list_calendars() == []
+    finally:
+        await engine.dispose()
+
+
+async def test_version_4_subscriptions_upgrade_to_styles_and_cards(db_target: DbTarget) -> None:
+    """A version-4 database (calendar tables, no cards) gains subscriptions.style and the
+    cards table (issue 16); its subscriptions are ``feed`` and there are no cards."""
+    engine = db_target.engine()
+    try:
+        await migrate(engine)
+        fresh_subs = await _columns(engine, "subscriptions")
+        fresh_cards = await _columns(engine, "cards")
+        # Make it the version-4 shape: no style column, no cards table.
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE cards"))
+            await conn.execute(text("ALTER TABLE subscriptions DROP COLUMN style"))
+            await conn.execute(text("UPDATE schema_version SET version = 4"))
+            await conn.execute(
+                text(
+                    "INSERT INTO subscriptions (guild_id, channel_id, sources, kinds, enabled,"
+                    " created_at, updated_at) VALUES (1, 2, '[\"event\"]', '[\"webcast_live\"]',"
+                    " true, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+        assert "cards" not in await _tables(engine)
+
+        assert await migrate(engine) == LATEST_VERSION
+        assert await _columns(engine, "subscriptions") == fresh_subs
+        assert await _columns(engine, "cards") == fresh_cards
+        store = Store(engine)
+        [sub] = await store.list_subscriptions()
+        assert sub.style == AlertStyle.FEED
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM cards"))).scalar() == 0
     finally:
         await engine.dispose()

@@ -1,5 +1,5 @@
-"""``/spacecast subscribe | unsubscribe | list | pause | resume | reminders``: which channel
-gets which alerts, and which T-minus reminders.
+"""``/spacecast subscribe | unsubscribe | list | pause | resume | reminders | style``: which
+channel gets which alerts, which T-minus reminders, and as a feed or as live cards.
 
 A subscription is *paused* by an admin, or *disabled* by the delivery worker when Discord
 refused its channel; ``list`` shows the fix for the latter and ``resume`` proves it worked.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
@@ -24,6 +24,7 @@ from bot.core.reminders import describe_offsets
 from bot.core.subscription_options import (
     describe_subscription,
     parse_reminders,
+    parse_style,
     parse_subscription_options,
 )
 from bot.core.subscriptions import Subscription, duplicate_of
@@ -192,6 +193,7 @@ class SubscriptionCommands(CogBase):
         kinds="Which alerts, comma-separated: webcast_live, date_changed... (default: all)",
         role="Role to ping with each alert (default: none)",
         reminders="T-minus reminders, comma-separated: 24h,1h,10m (default: none)",
+        style="feed: a message per alert (default); card: one live message per item, edited",
     )
     @app_commands.autocomplete(
         types=_complete_types, providers=_complete_providers, kinds=_complete_kinds
@@ -207,6 +209,7 @@ class SubscriptionCommands(CogBase):
         kinds: ListText | None = None,
         role: discord.Role | None = None,
         reminders: OffsetsText | None = None,
+        style: Literal["feed", "card"] | None = None,
     ) -> None:
         """Create a subscription after checking the bot can post in the channel."""
         async with answering(interaction):
@@ -227,6 +230,7 @@ class SubscriptionCommands(CogBase):
                 kinds=kinds or "all",
                 role=str(role.id) if role is not None else None,
                 reminders=reminders,
+                style=style,
                 known_types=type_names or None,  # before the first poll, any id is accepted
                 prefix="",
             )
@@ -383,4 +387,37 @@ class SubscriptionCommands(CogBase):
                 interaction,
                 f"⏰ Subscription #{sub.id} (<#{sub.channel_id}>) reminders: "
                 f"{describe_offsets(updated.reminders)}.",
+            )
+
+    @app_commands.command(name="style", description="Show a subscription as a feed or live cards")
+    @app_commands.describe(
+        subscription_id="The subscription to change (see /spacecast list)",
+        style="feed: a message per alert; card: one live message per item, edited in place",
+    )
+    @app_commands.rename(subscription_id="subscription")
+    @app_commands.autocomplete(subscription_id=_complete_subscription)
+    async def style(
+        self,
+        interaction: Interaction,
+        subscription_id: SubscriptionId,
+        style: Literal["feed", "card"],
+    ) -> None:
+        """Switch one of this server's subscriptions between feed and live cards (issue 16)."""
+        async with answering(interaction):
+            guild = require_manager(interaction)
+            parsed = parse_style(style, "style")
+            await defer(interaction)
+            sub = await self._own_subscription(guild, subscription_id)
+            updated = await self.store.update_subscription(sub.id, style=parsed, now=self.now())
+            if updated is None:
+                raise UserError(f"Subscription #{sub.id} was just removed.")
+            what = (
+                "one live card per item, edited in place (webcast live and outcomes still ping)"
+                if updated.style.value == "card"
+                else "a message per alert"
+            )
+            await reply(
+                interaction,
+                f"🗂️ Subscription #{sub.id} (<#{sub.channel_id}>) style: "
+                f"{updated.style.value}: {what}.",
             )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.discord_ui.sender import MessageSender, Pacer, PermanentSendError
 from bot.services.delivery.rows import (
@@ -15,6 +16,11 @@ from bot.services.delivery.rows import (
     row_to_delivery,
 )
 from bot.store import OutboxRow
+
+if TYPE_CHECKING:
+    from bot.services.delivery.cards import CardSender
+
+T = TypeVar("T")
 
 
 class RowSender:
@@ -32,8 +38,10 @@ class RowSender:
         concurrency: int,
         rate_per_second: float | None,
         now: Callable[[], datetime],
+        cards: CardSender | None = None,
     ) -> None:
         self._sender = sender
+        self._cards = cards
         self._slots = asyncio.Semaphore(concurrency)
         self._pacer = Pacer(rate_per_second)
         self._now = now
@@ -44,6 +52,8 @@ class RowSender:
         Raises the sender's :class:`~bot.discord_ui.sender.SendError` subclasses, and
         :class:`~bot.services.delivery.rows.PayloadError` for a row that cannot be read.
         """
+        if self._cards is not None and self._cards.handles(row):
+            return await self._cards.send(row, self._paced)
         if is_reminder(row):
             messages = render_reminder_row(row)
             roles = tuple(int(r) for r in row.payload.get("role_ids", ()))
@@ -66,3 +76,10 @@ class RowSender:
             first_id = message_id if first_id is None else first_id
         assert first_id is not None
         return first_id
+
+    async def _paced(self, call: Callable[[], Awaitable[T]]) -> T:
+        # One Discord request of a card row (post, edit or reply), under the same concurrency
+        # and pacing as every post.
+        async with self._slots:
+            await self._pacer.wait()
+            return await call()

@@ -49,6 +49,7 @@ from bot.discord_ui.sender import (
     TransientSendError,
 )
 from bot.services import metrics
+from bot.services.delivery.cards import CardSender
 from bot.services.delivery.owner import ClaimOwner
 from bot.services.delivery.rows import PayloadError
 from bot.services.delivery.sending import RowSender
@@ -116,7 +117,11 @@ class DeliveryWorker:
         self._owner_started = False
         self._outage = outage if outage is not None else Outage()
         self._sending = RowSender(
-            sender, concurrency=settings.concurrency, rate_per_second=rate_per_second, now=now
+            sender,
+            concurrency=settings.concurrency,
+            rate_per_second=rate_per_second,
+            now=now,
+            cards=CardSender(store, sender, now),
         )
         self._settle = Settler(
             store, settings, now, self.backoff, on_channel_disabled=on_channel_disabled

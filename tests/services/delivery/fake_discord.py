@@ -14,7 +14,15 @@ Enough of Discord for the outbox worker, the tests and the fan-out benchmark:
   Cloudflare adds it, without which discord.py takes a 429 for a ban) and a per-channel bucket
   of ``channel_limit`` messages per ``channel_window`` seconds with Discord's bucket headers;
 - failures per channel: ``fail(channel, 403, 50013)`` for ever, ``fail(channel, 500, times=2)``;
-- ``latency`` seconds added to every answer, as a real network would.
+- ``latency`` seconds added to every answer, as a real network would;
+- ``PATCH /channels/{id}/messages/{id}`` (live cards, issue 16) with Discord's rules: only the
+  fields sent change, the same limits as a post (400, 50035), an unknown or deleted message is
+  404 with code 10008, and mentions are resolved again from the edit's own
+  ``allowed_mentions`` (Discord does not keep the post's: discord-api-docs issue 3378), so a
+  test sees whether an edit would have pinged; ``delete(message_id)`` plays a moderator and
+  ``fail_edit(message_id, 400, 30046)`` injects Discord's cap on edits of old messages;
+- replies: ``message_reference`` is stored, and one naming an unknown message is a 400 unless
+  ``fail_if_not_exists`` is false (Discord's documented default is true).
 
 Every request is recorded (``requests``) and counted (``stats``); 401, 403 and 429 answers are
 counted as ``invalid`` like Discord's invalid-request limit does.
@@ -74,6 +82,8 @@ class StoredMessage:
     mention_everyone: bool
     mention_roles: list[int]
     created: float
+    reference: int | None = None  # the message this one replies to
+    edits: int = 0
 
 
 @dataclass
@@ -110,6 +120,8 @@ class FakeDiscord:
         self.stats = FakeDiscordStats()
         self.on_message: Callable[[StoredMessage], Awaitable[None]] | None = None
         self._failures: dict[int, deque[Failure]] = {}
+        self._edit_failures: dict[int, deque[Failure]] = {}
+        self.deleted: set[int] = set()
         self._nonces: dict[tuple[int, str], StoredMessage] = {}
         self._global_window: deque[float] = deque()
         self._channel_windows: dict[int, deque[float]] = {}
@@ -123,6 +135,22 @@ class FakeDiscord:
     def fail(self, channel_id: int, status: int, code: int = 0, times: int | None = None) -> None:
         """Make requests about ``channel_id`` fail (queued after earlier failures)."""
         self._failures.setdefault(channel_id, deque()).append(Failure(status, code, times))
+
+    def fail_edit(
+        self, message_id: int, status: int, code: int = 0, times: int | None = None
+    ) -> None:
+        """Make edits of ``message_id`` fail (e.g. ``400, 30046``), after earlier failures."""
+        self._edit_failures.setdefault(message_id, deque()).append(Failure(status, code, times))
+
+    def delete(self, message_id: int) -> None:
+        """A moderator deletes ``message_id``: it leaves the channel and edits of it are 404."""
+        self.deleted.add(message_id)
+        self.messages = [m for m in self.messages if m.id != message_id]
+
+    def edits_to(self, channel_id: int) -> list[dict[str, Any]]:
+        """The JSON bodies of every message PATCH in ``channel_id`` (accepted or not)."""
+        prefix = f"{API_PREFIX}/channels/{channel_id}/messages/"
+        return [b for m, p, b in self.requests if m == "PATCH" and p.startswith(prefix)]
 
     async def wait_until(self, predicate: Callable[[], bool]) -> None:
         """Return once ``predicate()`` holds, re-checking whenever a request arrives or a message
@@ -152,6 +180,9 @@ class FakeDiscord:
         app.router.add_get(f"{API_PREFIX}/oauth2/applications/@me", self._application)
         app.router.add_get(f"{API_PREFIX}/channels/{{channel_id}}", self._channel)
         app.router.add_post(f"{API_PREFIX}/channels/{{channel_id}}/messages", self._post_message)
+        app.router.add_patch(
+            f"{API_PREFIX}/channels/{{channel_id}}/messages/{{message_id}}", self._patch_message
+        )
         self.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -220,15 +251,70 @@ class FakeDiscord:
             if known is not None and time.monotonic() - known.created <= self.nonce_window:
                 self.stats.deduplicated += 1
                 return self._ok(self._message_json(known))
+        reference = body.get("message_reference") or None
+        replied: int | None = None
+        if reference is not None:
+            replied = int(reference["message_id"])
+            if self._find(channel_id, replied) is None:
+                if reference.get("fail_if_not_exists", True):
+                    problem = "message_reference: Unknown message"
+                    return self._error(400, 50035, extra={"errors": {"_errors": [problem]}})
+                replied = None
         rate = self._channel_bucket(channel_id)
         if rate is not None:
             return rate
         message = self._store(channel_id, body)
+        message.reference = replied
         if nonce is not None:
             self._nonces[key] = message
         if self.on_message is not None:
             await self.on_message(message)
         return self._ok(self._message_json(message), headers=self._bucket_headers(channel_id))
+
+    async def _patch_message(self, request: web.Request) -> web.Response:
+        channel_id = int(request.match_info["channel_id"])
+        message_id = int(request.match_info["message_id"])
+        body = await _json_body(request)
+        self.requests.append(("PATCH", request.path, body))
+        early = await self._precheck(request, channel_id)
+        if early is not None:
+            return early
+        message = self._find(channel_id, message_id)
+        if message is None:
+            return self._error(404, 10008)
+        queue = self._edit_failures.get(message_id)
+        if queue:
+            failure = queue[0]
+            if failure.times is not None:
+                failure.times -= 1
+                if failure.times <= 0:
+                    queue.popleft()
+            return self._error(failure.status, failure.code)
+        problem = _limit_problem(body)
+        if problem:
+            return self._error(400, 50035, extra={"errors": {"_errors": [problem]}})
+        rate = self._channel_bucket(channel_id)
+        if rate is not None:
+            return rate
+        # Only the fields sent change; null clears them (Discord's Edit Message).
+        if "content" in body:
+            message.content = body["content"] or ""
+        if "embeds" in body:
+            message.embeds = list(body["embeds"] or [])
+        if "components" in body:
+            message.components = list(body["components"] or [])
+        everyone, roles = _mentions(message.content, body.get("allowed_mentions"))
+        message.mention_everyone, message.mention_roles = everyone, roles
+        message.edits += 1
+        self._poke()
+        return self._ok(self._message_json(message), headers=self._bucket_headers(channel_id))
+
+    def _find(self, channel_id: int, message_id: int) -> StoredMessage | None:
+        if message_id in self.deleted:
+            return None
+        return next(
+            (m for m in self.messages if m.id == message_id and m.channel_id == channel_id), None
+        )
 
     # --- the rules ----------------------------------------------------------------------------
 
@@ -320,10 +406,7 @@ class FakeDiscord:
 
     def _store(self, channel_id: int, body: dict[str, Any]) -> StoredMessage:
         content = body.get("content") or ""
-        allowed = body.get("allowed_mentions")
-        parse = set(allowed.get("parse", [])) if allowed else {"everyone", "roles", "users"}
-        allowed_roles = {int(r) for r in allowed.get("roles", [])} if allowed else set()
-        roles_in_text = [int(m) for m in _role_mentions(content)]
+        everyone, roles = _mentions(content, body.get("allowed_mentions"))
         message = StoredMessage(
             id=self._snowflake(),
             channel_id=channel_id,
@@ -331,8 +414,8 @@ class FakeDiscord:
             embeds=list(body.get("embeds") or []),
             components=list(body.get("components") or []),
             nonce=None if body.get("nonce") is None else str(body["nonce"]),
-            mention_everyone="everyone" in parse and any(m in content for m in _MENTION_EVERYONE),
-            mention_roles=[r for r in roles_in_text if "roles" in parse or r in allowed_roles],
+            mention_everyone=everyone,
+            mention_roles=roles,
             created=time.monotonic(),
         )
         self.messages.append(message)
@@ -399,6 +482,15 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     else:
         data = await request.json()
     return data if isinstance(data, dict) else {}
+
+
+def _mentions(content: str, allowed: dict[str, Any] | None) -> tuple[bool, list[int]]:
+    # Without allowed_mentions Discord parses everything in the content.
+    parse = set(allowed.get("parse", [])) if allowed else {"everyone", "roles", "users"}
+    allowed_roles = {int(r) for r in allowed.get("roles", [])} if allowed else set()
+    everyone = "everyone" in parse and any(m in content for m in _MENTION_EVERYONE)
+    roles_in_text = [int(m) for m in _role_mentions(content)]
+    return everyone, [r for r in roles_in_text if "roles" in parse or r in allowed_roles]
 
 
 def _role_mentions(content: str) -> list[str]:
