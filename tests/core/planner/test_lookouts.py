@@ -101,13 +101,17 @@ WARM_UP = timedelta(hours=1)  # a window that has been spent at pace, as after a
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(slots=st.lists(st.integers(min_value=1, max_value=17), min_size=1, max_size=5, unique=True))
-def test_spaced_lookouts_are_all_served_at_the_default_budget(slots: list[int]) -> None:
-    """Lookouts at least 10 minutes apart (a reminder schedule of one launch, or a few) each
-    get their fresh read at 15 requests an hour, once the window is in its steady state.
+def test_spaced_lookouts_are_served_at_the_default_budget(slots: list[int]) -> None:
+    """Lookouts at least 10 minutes apart (a reminder schedule of one launch, or a few) get
+    their fresh read at 15 requests an hour, once the window is in its steady state: all of
+    them, or all but one.
 
-    Right after a start with an empty window the planner spends the hour at its pace and a
-    lookout near the window's last slot can find none left: the reminder then uses the last
-    snapshot (the module docstring says so; the benchmark counts what that costs).
+    Not always all: the held-back slot obeys the starvation guard, and when the sliding window
+    is spent to its last slot the guard refuses it (the paced read then goes to the other
+    source). Over 400 random schedules of up to five such lookouts, 2 had one lookout unserved
+    (seen with a loop over ``random.sample(range(1, 18), k)`` schedules); that reminder then
+    uses the last snapshot, which the reminder benchmark counts. Right after a start with an
+    empty window it happens more often, hence the warm-up.
     """
     items = _far_items()
     lookouts = tuple(
@@ -119,8 +123,10 @@ def test_spaced_lookouts_are_all_served_at_the_default_budget(slots: list[int]) 
         for s in sorted(slots)
     )
     run = simulate(items, 15, WARM_UP + timedelta(hours=3), state=settled(), lookouts=lookouts)
-    for lookout in lookouts:
-        assert _served(run, lookout), f"no fresh read before {lookout.moment}"
+    unserved = [lk.moment for lk in lookouts if not _served(run, lk)]
+    assert len(unserved) <= 1, f"no fresh read before {unserved}"
+    if len(lookouts) <= 2:
+        assert unserved == []  # a lone reminder or two always get theirs (all 153 checked)
 
 
 def test_a_crowd_of_lookouts_never_starves_the_regular_reads() -> None:
