@@ -175,6 +175,9 @@ class DeliverySettings(_Section):
     """Outbox worker behaviour."""
 
     concurrency: int = Field(default=8, gt=0)
+    # Requests per second of the whole deployment (every process on one bot token together):
+    # Discord's global limit is about 50/s per token; a bot granted more raises this.
+    global_rate_per_second: float = Field(default=45.0, gt=0)
     max_attempts: int = Field(default=5, gt=0)
     # Transient errors (Discord 5xx, 429, timeouts) fail a message only once it has had
     # max_attempts tries *and* is this old: a Discord outage of an hour delays alerts, it does

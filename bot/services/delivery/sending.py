@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from bot.discord_ui.sender import MessageSender, Pacer, PermanentSendError
+from bot.discord_ui.traffic import already_paced
 from bot.services.delivery.rows import (
     is_reminder,
     part_nonce,
@@ -15,6 +17,14 @@ from bot.services.delivery.rows import (
     row_to_delivery,
 )
 from bot.store import OutboxRow
+
+
+class SendPacer(Protocol):
+    """Anything that says when the next request may go (:class:`Pacer`, a ``SendBudget``)."""
+
+    async def wait(self) -> None:
+        """Return when one request may be sent."""
+        ...
 
 
 class RowSender:
@@ -32,10 +42,13 @@ class RowSender:
         concurrency: int,
         rate_per_second: float | None,
         now: Callable[[], datetime],
+        pacer: SendPacer | None = None,
     ) -> None:
         self._sender = sender
         self._slots = asyncio.Semaphore(concurrency)
-        self._pacer = Pacer(rate_per_second)
+        # The shared send budget when given (it already says how fast this process may go),
+        # else a plain local pacer at ``rate_per_second``.
+        self._pacer: SendPacer = pacer if pacer is not None else Pacer(rate_per_second)
         self._now = now
 
     async def send(self, row: OutboxRow) -> int:
@@ -57,12 +70,13 @@ class RowSender:
         for index, message in enumerate(messages):
             async with self._slots:
                 await self._pacer.wait()
-                message_id = await self._sender.send(
-                    row.channel_id,
-                    message,
-                    nonce=part_nonce(row.dedup_key, index),
-                    allowed_role_ids=roles,
-                )
+                with already_paced():  # the HTTP layer must not take a second slot for it
+                    message_id = await self._sender.send(
+                        row.channel_id,
+                        message,
+                        nonce=part_nonce(row.dedup_key, index),
+                        allowed_role_ids=roles,
+                    )
             first_id = message_id if first_id is None else first_id
         assert first_id is not None
         return first_id

@@ -15,8 +15,11 @@ Guarantees and policies:
 - **One in-flight send per channel**, at most ``concurrency`` overall: a channel's rows go out
   one after another in claim order (oldest due first), which keeps them in order and lets
   discord.py's per-channel bucket pace them, while different channels proceed in parallel.
-- **Pacing.** Sends are spaced to ``rate_per_second`` (default 45): Discord's global limit is
-  about 50 requests/s and every 429 counts towards its invalid-request ban.
+- **Pacing.** Each send waits for a slot of ``budget``, the bot token's send budget shared by
+  every process of the deployment (:mod:`bot.services.delivery.budget`, at
+  ``delivery.global_rate_per_second``, default 45); without one, sends are spaced to
+  ``rate_per_second``. Discord's global limit is about 50 requests/s per token and every 429
+  counts towards its invalid-request ban.
 - **Exactly once, as far as Discord allows.** Each part of a row is sent with a nonce derived
   from the row's dedup key; after a crash between Discord's answer and ``mark_sent``, the row
   becomes due when its lease ends and the resend returns the message Discord already holds.
@@ -51,7 +54,7 @@ from bot.discord_ui.sender import (
 from bot.services import metrics
 from bot.services.delivery.owner import ClaimOwner
 from bot.services.delivery.rows import PayloadError
-from bot.services.delivery.sending import RowSender
+from bot.services.delivery.sending import RowSender, SendPacer
 from bot.services.delivery.settle import (
     BACKOFF_BASE_SECONDS,
     BACKOFF_CAP_SECONDS,
@@ -99,6 +102,7 @@ class DeliveryWorker:
         owner: ClaimOwner | None = None,
         outage: Outage | None = None,
         on_channel_disabled: ChannelDisabledHook | None = None,
+        budget: SendPacer | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -115,8 +119,13 @@ class DeliveryWorker:
         self._owner = owner
         self._owner_started = False
         self._outage = outage if outage is not None else Outage()
+        # ``budget`` (the token's shared send budget) replaces the local pacer when given.
         self._sending = RowSender(
-            sender, concurrency=settings.concurrency, rate_per_second=rate_per_second, now=now
+            sender,
+            concurrency=settings.concurrency,
+            rate_per_second=rate_per_second,
+            now=now,
+            pacer=budget,
         )
         self._settle = Settler(
             store, settings, now, self.backoff, on_channel_disabled=on_channel_disabled
