@@ -23,6 +23,7 @@ couple of seconds by a sending process; nothing depends on them being exact.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -70,14 +71,22 @@ def decode_state(raw: str | None) -> BudgetState:
 
 @dataclass(frozen=True)
 class Reserved:
-    """A reservation on the database's clock, and that clock's reading when it was made."""
+    """A reservation on the database's clock, and that clock's reading when it was made.
+
+    ``local_now`` is the caller's clock read as soon as the database's reading arrived (before
+    the write and the commit), so ``slot - db_now + local_now`` puts a slot on the caller's
+    clock with an error of one reply's travel, not of the whole transaction.
+    """
 
     reservation: Reservation
     db_now: float
     state: BudgetState
+    local_now: float = 0.0
 
 
-async def reserve_slots(store: Store, count: int, rate: float) -> Reserved:
+async def reserve_slots(
+    store: Store, count: int, rate: float, local_clock: Callable[[], float] | None = None
+) -> Reserved:
     """Reserve ``count`` send slots at ``rate`` per second from the shared budget (PostgreSQL).
 
     One transaction: the row is created if missing, locked ``FOR UPDATE`` (so concurrent
@@ -108,13 +117,14 @@ async def reserve_slots(store: Store, count: int, rate: float) -> Reserved:
                     {"key": BUDGET_KEY},
                 )
             ).one()
+        local_now = local_clock() if local_clock is not None else 0.0
         db_now = float(found.now)
         state, reservation = reserve(decode_state(found.value), db_now, count, rate)
         await conn.execute(
             text("UPDATE poll_state SET value = :value WHERE key = :key"),
             {"key": BUDGET_KEY, "value": encode_state(state)},
         )
-    return Reserved(reservation, db_now, state)
+    return Reserved(reservation, db_now, state, local_now)
 
 
 async def record_global_429(store: Store, retry_after: float) -> BudgetState:

@@ -92,8 +92,9 @@ class SharedSlots:
         The database's clock is read in the reserving statement, so only the difference
         ``slot - db_now`` crosses over: hosts whose clocks disagree still share one timeline.
         """
-        reserved = await reserve_slots(self._store, count, self.rate)
-        offset = asyncio.get_running_loop().time() - reserved.db_now
+        loop = asyncio.get_running_loop()
+        reserved = await reserve_slots(self._store, count, self.rate, loop.time)
+        offset = reserved.local_now - reserved.db_now
         res = reserved.reservation
         return [res.slot(i) + offset for i in range(count)]
 
