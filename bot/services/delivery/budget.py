@@ -23,6 +23,7 @@ import asyncio
 import logging
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from bot.core.send_budget import (
@@ -32,8 +33,15 @@ from bot.core.send_budget import (
     reserve,
     usable,
 )
+from bot.services import metrics
 from bot.store import Store
-from bot.store.send_budget import record_global_429, record_share, reserve_slots
+from bot.store.send_budget import (
+    load_budget,
+    load_shares,
+    record_global_429,
+    record_share,
+    reserve_slots,
+)
 
 log = logging.getLogger("bot.delivery")
 
@@ -173,6 +181,7 @@ class SendBudget:
         self._sent.append(now)
         while self._sent and now - self._sent[0] > RATE_WINDOW_SECONDS:
             self._sent.popleft()
+        metrics.set_send_rate(len(self._sent) / RATE_WINDOW_SECONDS, self.rate)
         if (
             self._store is not None
             and self._share_key is not None
@@ -201,6 +210,7 @@ class SendBudget:
         write the pause to the database is logged, the local pause holds regardless.
         """
         self.rate_limited["global"] += 1
+        metrics.record_rate_limited("global")
         self._paused_until = max(self._paused_until, self._now() + max(0.0, retry_after))
         self._slots.clear()
         try:
@@ -211,6 +221,58 @@ class SendBudget:
     def other_429(self, scope: str) -> None:
         """Count a 429 of another scope (``user``, ``shared``): discord.py's buckets handle it."""
         self.rate_limited[scope or "unknown"] += 1
+        metrics.record_rate_limited(scope)
+
+    async def status(self) -> BudgetStatus:
+        """What ``/spacecast status`` shows: rates, every sending process's share, 429s."""
+        mine = self.sends_per_second()
+        shares: dict[int, float] = {}
+        shared_429s: int | None = None
+        paused_for = max(0.0, self._paused_until - self._now())
+        if self._store is not None:
+            shares = await load_shares(self._store)
+            state, db_now = await load_budget(self._store)
+            shared_429s = state.global_429s
+            paused_for = max(paused_for, state.tat - db_now - 1.0)  # beyond normal queueing
+        if self._share_key is not None:
+            shares[self._share_key] = mine
+        return BudgetStatus(
+            rate=self.rate,
+            mine=mine,
+            shares=shares,
+            rate_limited=dict(self.rate_limited),
+            shared_global_429s=shared_429s,
+            paused_for=paused_for,
+        )
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    """The send budget as ``/spacecast status`` shows it."""
+
+    rate: float  # the deployment's configured requests per second
+    mine: float  # this process's sends per second (last few seconds)
+    shares: dict[int, float]  # sends per second of each process sending lately, by owner key
+    rate_limited: dict[str, int]  # 429s this process got since start, by scope
+    shared_global_429s: int | None  # global 429s every process recorded (PostgreSQL only)
+    paused_for: float  # seconds until sending resumes after a global 429 (0: not paused)
+
+    def describe(self) -> str:
+        """One short paragraph for the status embed."""
+        total = sum(self.shares.values()) if self.shares else self.mine
+        parts = [f"{total:.1f}/s of {self.rate:g}/s now; this process {self.mine:.1f}/s"]
+        if len(self.shares) > 1:
+            others = ", ".join(f"{v:.1f}" for _, v in sorted(self.shares.items()))
+            parts.append(f"{len(self.shares)} processes sending ({others}/s)")
+        scopes = ", ".join(
+            f"{scope} {self.rate_limited.get(scope, 0)}" for scope in ("global", "user", "shared")
+        )
+        parts.append(f"429s since start: {scopes}")
+        if self.shared_global_429s is not None:
+            parts.append(f"global 429s of all processes: {self.shared_global_429s}")
+        if self.paused_for > 0:
+            parts.append(f"paused for {self.paused_for:.0f}s after a global 429")
+        return " · ".join(parts)
 
 
 def _ignore_result(task: asyncio.Task[None]) -> None:

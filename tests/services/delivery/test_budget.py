@@ -102,3 +102,24 @@ async def test_budget_for_picks_the_backend(store: Store) -> None:
     assert budget.rate == 45.0
     kind = SharedSlots if store.dialect_name == "postgresql" else LocalSlots
     assert isinstance(budget._source, kind)
+
+
+async def test_status_shows_rates_shares_and_429s_by_scope(store: Store) -> None:
+    budget = budget_for(store, 45.0, share_key=11)
+    await budget.wait()
+    budget.other_429("user")
+    await budget.global_429(0.0)
+    if store.dialect_name == "postgresql":
+        await record_share(store, 12, 20.0)  # another process sending at 20/s
+    status = await budget.status()
+    assert status.rate == 45.0
+    assert status.rate_limited == {"global": 1, "user": 1}
+    text = status.describe()
+    assert "of 45/s now" in text
+    assert "429s since start: global 1, user 1, shared 0" in text
+    if store.dialect_name == "postgresql":
+        assert set(status.shares) == {11, 12}
+        assert "2 processes sending" in text
+        assert status.shared_global_429s == 1
+    else:
+        assert status.shared_global_429s is None
