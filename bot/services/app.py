@@ -31,6 +31,7 @@ from datetime import timedelta
 import discord
 
 from bot.config import Settings
+from bot.discord_ui.publishing import DiscordPublisher
 from bot.discord_ui.scheduled_events import DiscordScheduledEvents
 from bot.discord_ui.sender import DiscordSender
 from bot.discord_ui.traffic import budget_trace
@@ -159,6 +160,7 @@ class AppServices:
             owner=self._owner,
             outage=outage,
             budget=self.budget,
+            publisher=DiscordPublisher(bot),
             on_channel_disabled=AdminNotifier(
                 store, sender, CachedSystemChannels(bot)
             ).channel_disabled,

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from bot.config import Settings
 from bot.core.changes import Change, ChangeKind
 from bot.core.diff import ItemKey, diff_all
+from bot.core.feed import feed_deliveries
 from bot.core.models import Event, Launch
 from bot.core.planner import Query, QueryKind
 from bot.core.routing import route
@@ -94,6 +95,7 @@ class Poller:
         self._date_threshold = timedelta(seconds=settings.polling.date_change_threshold_seconds)
         self._quiet_period = timedelta(minutes=settings.delivery.quiet_period_minutes)
         self._deadlines = settings.delivery.deadlines()
+        self._feed_channels = dict(settings.feed.channels)  # the followable feed (issue 17)
 
     async def poll_upcoming(self) -> PollReport:
         """Read every upcoming event and launch (the full refresh; also the first baseline)."""
@@ -178,7 +180,9 @@ class Poller:
             await tx.touch_snapshots(unchanged, now)
             fresh = await tx.record_changes(changes)
             subscriptions = await tx.list_subscriptions(enabled_only=True)
-            deliveries = route([c for c in fresh if c.alertable], subscriptions)
+            alertable = [c for c in fresh if c.alertable]
+            deliveries = route(alertable, subscriptions)
+            deliveries += feed_deliveries(alertable, self._feed_channels)
             queued = await enqueue_deliveries(
                 tx, deliveries, now, self._quiet_period, self._deadlines
             )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from bot.core.render import MessageData
 from bot.discord_ui.sender import MessageSender, Pacer, PermanentSendError
 from bot.discord_ui.traffic import already_paced
 from bot.services.delivery.rows import (
@@ -57,13 +58,28 @@ class RowSender:
         Raises the sender's :class:`~bot.discord_ui.sender.SendError` subclasses, and
         :class:`~bot.services.delivery.rows.PayloadError` for a row that cannot be read.
         """
+        messages, roles = self.render(row)
+        return await self.post(row.channel_id, messages, nonce_key=row.dedup_key, roles=roles)
+
+    def render(self, row: OutboxRow) -> tuple[list[MessageData], tuple[int, ...]]:
+        """The messages of ``row`` and the roles they may ping.
+
+        Raises :class:`~bot.services.delivery.rows.PayloadError` for a row that cannot be read.
+        """
         if is_reminder(row):
-            messages = render_reminder_row(row)
-            roles = tuple(int(r) for r in row.payload.get("role_ids", ()))
-        else:
-            delivery = row_to_delivery(row)
-            messages = render_delivery(delivery, self._now())
-            roles = delivery.role_ids
+            return render_reminder_row(row), tuple(int(r) for r in row.payload.get("role_ids", ()))
+        delivery = row_to_delivery(row)
+        return render_delivery(delivery, self._now()), delivery.role_ids
+
+    async def post(
+        self,
+        channel_id: int,
+        messages: Sequence[MessageData],
+        *,
+        nonce_key: str,
+        roles: Sequence[int] = (),
+    ) -> int:
+        """Post ``messages`` in order (nonces from ``nonce_key``); return the first one's id."""
         if not messages:
             raise PermanentSendError("nothing to send: the row holds no changes")
         first_id: int | None = None
@@ -72,9 +88,9 @@ class RowSender:
                 await self._pacer.wait()
                 with already_paced():  # the HTTP layer must not take a second slot for it
                     message_id = await self._sender.send(
-                        row.channel_id,
+                        channel_id,
                         message,
-                        nonce=part_nonce(row.dedup_key, index),
+                        nonce=part_nonce(nonce_key, index),
                         allowed_role_ids=roles,
                     )
             first_id = message_id if first_id is None else first_id

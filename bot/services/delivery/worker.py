@@ -45,6 +45,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.config import DeliverySettings
+from bot.core.feed import is_feed_key
+from bot.discord_ui.publishing import Publisher
 from bot.discord_ui.sender import (
     ChannelGone,
     MessageSender,
@@ -52,6 +54,7 @@ from bot.discord_ui.sender import (
     TransientSendError,
 )
 from bot.services import metrics
+from bot.services.delivery.feed import FeedRunner
 from bot.services.delivery.owner import ClaimOwner
 from bot.services.delivery.rows import PayloadError
 from bot.services.delivery.sending import RowSender, SendPacer
@@ -103,6 +106,7 @@ class DeliveryWorker:
         outage: Outage | None = None,
         on_channel_disabled: ChannelDisabledHook | None = None,
         budget: SendPacer | None = None,
+        publisher: Publisher | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -129,6 +133,13 @@ class DeliveryWorker:
         )
         self._settle = Settler(
             store, settings, now, self.backoff, on_channel_disabled=on_channel_disabled
+        )
+        # Feed rows (bot.core.feed) go through the feed runner, which publishes them; without a
+        # publisher they are sent like any other row.
+        self._feed = (
+            None
+            if publisher is None
+            else FeedRunner(store, self._sending, self._settle, publisher, now)
         )
         self._idle_seconds = idle_seconds
         self._backoff = (backoff_base, backoff_cap)
@@ -267,9 +278,14 @@ class DeliveryWorker:
         if self._loop_done is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._loop_done.wait(), timeout=max(grace, 1.0))
+        if self._feed is not None:
+            await self._feed.close(grace)
 
     async def _run_channel(self, rows: Sequence[OutboxRow], tally: Tally) -> None:
         # One channel's rows of this batch, strictly one after another.
+        if self._feed is not None and any(is_feed_key(r.dedup_key) for r in rows):
+            await self._feed.run([r for r in rows if is_feed_key(r.dedup_key)], tally)
+            rows = [r for r in rows if not is_feed_key(r.dedup_key)]
         for index, row in enumerate(rows):
             if self._stopping:
                 await self._settle.release(
