@@ -175,6 +175,9 @@ class DeliverySettings(_Section):
     """Outbox worker behaviour."""
 
     concurrency: int = Field(default=8, gt=0)
+    # Requests per second of the whole deployment (every process on one bot token together):
+    # Discord's global limit is about 50/s per token; a bot granted more raises this.
+    global_rate_per_second: float = Field(default=45.0, gt=0)
     max_attempts: int = Field(default=5, gt=0)
     # Transient errors (Discord 5xx, 429, timeouts) fail a message only once it has had
     # max_attempts tries *and* is this old: a Discord outage of an hour delays alerts, it does
@@ -209,6 +212,29 @@ class DeliverySettings(_Section):
         return {ChangeKind(kind): minutes for kind, minutes in self.deadline_minutes.items()}
 
 
+class FeedSettings(_Section):
+    """The followable feed: alert kinds posted once to the operator's announcement channels."""
+
+    # Alert kind (or "all") -> announcement channel id. Env: SPACECAST_FEED__CHANNELS as JSON.
+    channels: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("channels")
+    @classmethod
+    def _kinds_and_ids(cls, value: dict[str, int]) -> dict[str, int]:
+        from bot.core.changes import ALERT_KINDS
+
+        known = {k.value for k in ALERT_KINDS} | {"all"}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown alert kind {unknown[0]!r} (known: {', '.join(sorted(known))})"
+            )
+        bad = [k for k, channel in value.items() if not 0 < channel < 2**63]
+        if bad:
+            raise ValueError(f"{bad[0]}: must be a Discord channel id (a positive integer)")
+        return value
+
+
 class MetricsSettings(_Section):
     """Optional Prometheus endpoint."""
 
@@ -238,6 +264,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     polling: PollingSettings = Field(default_factory=PollingSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    feed: FeedSettings = Field(default_factory=FeedSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
 

@@ -97,6 +97,13 @@ def minimal_intents() -> discord.Intents:
     return intents
 
 
+def _trace_option(services: BotServices | None) -> dict[str, Any]:
+    """``http_trace`` for discord.py when the services bring one: their send budget then paces
+    every REST request (see :mod:`bot.discord_ui.traffic`)."""
+    trace = getattr(services, "http_trace", None)
+    return {} if trace is None else {"http_trace": trace}
+
+
 class SpacecastBot(commands.AutoShardedBot):
     """Spacecast's Discord client: slash commands plus whatever :class:`BotServices` runs."""
 
@@ -118,6 +125,7 @@ class SpacecastBot(commands.AutoShardedBot):
             allowed_mentions=NO_MENTIONS,
             chunk_guilds_at_startup=False,
             **shard_options(settings),
+            **_trace_option(services),
         )
         self.settings = settings
         self._store = store

@@ -31,11 +31,14 @@ from datetime import timedelta
 import discord
 
 from bot.config import Settings
+from bot.discord_ui.publishing import DiscordPublisher
 from bot.discord_ui.scheduled_events import DiscordScheduledEvents
 from bot.discord_ui.sender import DiscordSender
+from bot.discord_ui.traffic import budget_trace
 from bot.ll2 import LL2Client
 from bot.services import metrics
 from bot.services.calendar import CalendarJob
+from bot.services.delivery.budget import SendBudget, budget_for
 from bot.services.delivery.notices import AdminNotifier, CachedSystemChannels
 from bot.services.delivery.owner import owner_for
 from bot.services.delivery.worker import DeliveryWorker
@@ -116,6 +119,13 @@ class AppServices:
         self._lease: PollerLease | None = None
         self._metrics: metrics.MetricsServer | None = None
         self._leading = False
+        # The claim owner and the send budget exist before the Discord client does: the
+        # client's HTTP trace (``http_trace``) paces every request through the budget.
+        self._owner = owner_for(store)
+        self.budget: SendBudget = budget_for(
+            store, settings.delivery.global_rate_per_second, share_key=self._owner.key
+        )
+        self.http_trace = budget_trace(self.budget)
 
     @property
     def lease(self) -> PollerLease | None:
@@ -147,8 +157,10 @@ class AppServices:
             sender,
             settings.delivery,
             shards=shards,
-            owner=owner_for(store),
+            owner=self._owner,
             outage=outage,
+            budget=self.budget,
+            publisher=DiscordPublisher(bot),
             on_channel_disabled=AdminNotifier(
                 store, sender, CachedSystemChannels(bot)
             ).channel_disabled,

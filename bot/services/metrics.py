@@ -18,7 +18,12 @@ Names (all prefixed ``spacecast_``):
   ``disabled`` (dead);
 - ``outbox_pending`` (gauge): pending outbox rows, refreshed by the outbox sweep;
 - ``ll2_budget_used`` (gauge): requests counted in the sliding hour, refreshed after each poll;
-- ``poller_leader`` (gauge): 1 while this process holds the poller lease.
+- ``poller_leader`` (gauge): 1 while this process holds the poller lease;
+- ``discord_send_rate`` (gauge): requests per second this process sent over the last 5 s, its
+  current share of the token's budget (sum it over processes for the deployment's rate);
+- ``discord_budget_rate`` (gauge): ``delivery.global_rate_per_second``;
+- ``discord_rate_limited_total{scope}``: Discord's 429s by ``X-RateLimit-Scope`` (``global``,
+  ``user``, ``shared``).
 
 Every process of a sharded deployment serves its own numbers; only the leader polls, so only its
 ``polls_total`` moves.
@@ -51,6 +56,18 @@ DELIVERIES = Counter(
 OUTBOX_PENDING = Gauge("spacecast_outbox_pending", "Pending outbox rows")
 LL2_BUDGET_USED = Gauge("spacecast_ll2_budget_used", "LL2 requests counted in the sliding hour")
 POLLER_LEADER = Gauge("spacecast_poller_leader", "1 while this process holds the poller lease")
+# The bot token's send budget (issue 17): this process's part of it, and Discord's 429s.
+DISCORD_SEND_RATE = Gauge(
+    "spacecast_discord_send_rate", "Requests per second this process sent (last 5 s)"
+)
+DISCORD_BUDGET_RATE = Gauge(
+    "spacecast_discord_budget_rate", "delivery.global_rate_per_second: the whole deployment's"
+)
+DISCORD_RATE_LIMITED = Counter(
+    "spacecast_discord_rate_limited", "429 answers from Discord, by scope", ["scope"]
+)
+for _scope in ("global", "user", "shared"):
+    DISCORD_RATE_LIMITED.labels(scope=_scope)
 
 DELIVERY_OUTCOMES = ("sent", "failed", "retried", "disabled")
 POLL_OUTCOMES = ("ok", "partial", "failed")
@@ -131,6 +148,17 @@ def set_outbox_pending(count: int) -> None:
 def set_budget_used(count: int) -> None:
     """Publish the requests counted in the sliding hour."""
     LL2_BUDGET_USED.set(count)
+
+
+def set_send_rate(per_second: float, budget: float) -> None:
+    """Publish this process's send rate and the deployment's configured budget."""
+    DISCORD_SEND_RATE.set(per_second)
+    DISCORD_BUDGET_RATE.set(budget)
+
+
+def record_rate_limited(scope: str) -> None:
+    """Count one 429 from Discord under its scope."""
+    DISCORD_RATE_LIMITED.labels(scope=scope or "unknown").inc()
 
 
 def set_leader(leader: bool) -> None:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from bot.config import Settings
 from bot.core.changes import Change, ChangeKind
 from bot.core.diff import ItemKey, diff_all
+from bot.core.feed import feed_deliveries
 from bot.core.models import Event, Launch
 from bot.core.planner import Query, QueryKind
 from bot.core.routing import route
@@ -96,6 +97,7 @@ class Poller:
         self._date_threshold = timedelta(seconds=settings.polling.date_change_threshold_seconds)
         self._quiet_period = timedelta(minutes=settings.delivery.quiet_period_minutes)
         self._deadlines = settings.delivery.deadlines()
+        self._feed_channels = dict(settings.feed.channels)  # the followable feed (issue 17)
 
     async def poll_upcoming(self) -> PollReport:
         """Read every upcoming event and launch (the full refresh; also the first baseline)."""
@@ -183,8 +185,10 @@ class Poller:
             alerts = [c for c in fresh if c.alertable]
             feeds = [s for s in subscriptions if s.style is AlertStyle.FEED]
             cards = [s for s in subscriptions if s.style is AlertStyle.CARD]
+            # Feed subscriptions, plus the operator's followable feed channels (issue 17).
+            deliveries = route(alerts, feeds) + feed_deliveries(alerts, self._feed_channels)
             queued = await enqueue_deliveries(
-                tx, route(alerts, feeds), now, self._quiet_period, self._deadlines
+                tx, deliveries, now, self._quiet_period, self._deadlines
             )
             if cards:  # live cards (issue 16): one message per item, edited
                 queued += await enqueue_card_deliveries(

@@ -43,6 +43,7 @@ from sqlalchemy import (
 )
 
 from bot.core.changes import ChangeKind
+from bot.core.delivery_order import Candidate, claim_order, tier_of
 from bot.store import schema
 from bot.store.base import StoreBase, chunks, dump_json, load_json, require_aware
 from bot.store.models import OutboxRow, OutboxStatus, ShardSpec
@@ -123,6 +124,24 @@ def _values(row: OutboxRow) -> dict[str, Any]:
     }
 
 
+# Rows that go first when a backlog forms (bot.core.delivery_order): a webcast going live or a
+# T-minus reminder (reminder rows are the ones whose dedup key starts "reminder:").
+_URGENT = or_(
+    _O.c.kinds.like(f"%{ChangeKind.WEBCAST_LIVE.value}%"),
+    _O.c.dedup_key.startswith("reminder:", autoescape=True),
+)
+
+
+def _candidate(row: Row[Any]) -> Candidate:
+    reminder = str(row.dedup_key).startswith("reminder:")
+    return Candidate(
+        id=row.id,
+        channel_id=row.channel_id,
+        due=row.next_attempt_at,
+        tier=tier_of(load_kinds(row.kinds), reminder=reminder),
+    )
+
+
 def _shard_condition(shards: ShardSpec) -> ColumnElement[bool]:
     # Discord's rule, (guild_id >> 22) % shard_count, evaluated by the database.
     # PostgreSQL has bigint >> integer only, so the shift count must not be bound as a bigint.
@@ -164,7 +183,12 @@ class OutboxQueries(StoreBase):
         owner: int | None = None,
         per_channel: int | None = None,
     ) -> list[OutboxRow]:
-        """Lease up to ``limit`` pending rows due at ``now``, oldest due first.
+        """Lease up to ``limit`` pending rows due at ``now``: urgent ones first, oldest due first.
+
+        Urgent rows (a webcast going live, a reminder) and the older due rows of their channels
+        come before the rest, and each channel's rows stay in order
+        (:func:`bot.core.delivery_order.claim_order` decides; this method fetches the
+        candidates and claims its choice).
 
         ``shards`` keeps the guilds of this process's shards (computed in SQL);
         ``guild_filter`` is any further predicate on ``guild_id`` (applied in Python);
@@ -187,34 +211,53 @@ class OutboxQueries(StoreBase):
                     text(f"outbox.claim_owner NOT IN ({_LIVE_OWNERS})"),
                 ),
             )
-        base = select(_O.c.id, _O.c.guild_id, _O.c.channel_id).where(
-            _O.c.status == OutboxStatus.PENDING.value, due
+        columns = (
+            _O.c.id,
+            _O.c.guild_id,
+            _O.c.channel_id,
+            _O.c.next_attempt_at,
+            _O.c.kinds,
+            _O.c.dedup_key,
         )
+        base = select(*columns).where(_O.c.status == OutboxStatus.PENDING.value, due)
         if shards is not None:
             base = base.where(_shard_condition(shards))
         base = base.order_by(_O.c.next_attempt_at, _O.c.id)
         page = limit if guild_filter is None and per_channel is None else max(limit * 4, 100)
+        lock = self.dialect_name == "postgresql" and guild_filter is None
+
+        def locked(stmt: Any) -> Any:
+            return stmt.with_for_update(skip_locked=True) if lock else stmt
+
         async with self._write() as conn:
-            chosen: list[int] = []
-            per: dict[int, int] = {}
-            offset = 0
-            while len(chosen) < limit:
-                stmt = base.limit(page).offset(offset)
-                if self.dialect_name == "postgresql" and guild_filter is None:
-                    stmt = stmt.with_for_update(skip_locked=True)
-                candidates = (await conn.execute(stmt)).all()
-                for cand in candidates:
+            found: dict[int, Candidate] = {}
+
+            def take(rows: Iterable[Row[Any]]) -> int:
+                seen = 0
+                for cand in rows:
+                    seen += 1
                     if guild_filter is not None and not guild_filter(cand.guild_id):
                         continue
-                    if per_channel is not None and per.get(cand.channel_id, 0) >= per_channel:
-                        continue
-                    per[cand.channel_id] = per.get(cand.channel_id, 0) + 1
-                    chosen.append(cand.id)
-                    if len(chosen) == limit:
-                        break
-                if len(candidates) < page:
+                    found.setdefault(cand.id, _candidate(cand))
+                return seen
+
+            # The oldest due rows, page by page until a batch's worth passes the filters...
+            offset = 0
+            while True:
+                got = take(await conn.execute(locked(base.limit(page).offset(offset))))
+                plain = claim_order(list(found.values()), limit, per_channel=per_channel)
+                if len(plain) >= limit or got < page:
                     break
                 offset += page
+            # ...then the oldest due urgent rows (webcast live, reminders), and the due rows of
+            # their channels, which must go before them (bot.core.delivery_order).
+            urgent = list(await conn.execute(locked(base.where(_URGENT).limit(page))))
+            take(urgent)
+            channels = sorted({row.channel_id for row in urgent})
+            for part in chunks(channels):
+                stmt = base.where(_O.c.channel_id.in_(part)).limit(page)
+                take(await conn.execute(locked(stmt)))
+            chosen = claim_order(list(found.values()), limit, per_channel=per_channel)
             if not chosen:
                 return []
             claim = (

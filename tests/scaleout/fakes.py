@@ -131,3 +131,35 @@ class _Rebadged:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._request, name)
+
+
+class OneTokenDiscord(FakeDiscord):
+    """One bot token shared by every process, with Discord's global limit per token.
+
+    The parent's global bucket (``global_limit`` requests in any sliding second, 429 with
+    ``X-RateLimit-Global: true`` and ``X-RateLimit-Scope: global`` beyond it) is one per server,
+    and the server accepts one token: so it is one limit per token across every connection of
+    every process, as Discord counts it ("All bots can make up to 50 requests per second to our
+    API", docs.discord.com/developers/topics/rate-limits#global-rate-limit). This subclass only
+    counts the 429s by scope, so a test can tell the global ones from per-channel ones.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rate_limited_by_scope: Counter[str] = Counter()
+
+    def _rate_limited(
+        self, retry_after: float, *, scope: str, channel_id: int | None = None
+    ) -> web.Response:
+        self.rate_limited_by_scope[scope] += 1
+        return super()._rate_limited(retry_after, scope=scope, channel_id=channel_id)
+
+    def max_in_any_second(self) -> int:
+        """The most messages created within any one-second window (the global limit's view)."""
+        times = sorted(m.created for m in self.messages)
+        best, start = 0, 0
+        for end, at in enumerate(times):
+            while at - times[start] >= 1.0:
+                start += 1
+            best = max(best, end - start + 1)
+        return best

@@ -57,10 +57,10 @@ async def main() -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     store = await open_store(settings.database.url)
-    client = discord.Client(intents=discord.Intents.none())
+    services = AppServices(settings, store)
+    client = discord.Client(intents=discord.Intents.none(), http_trace=services.http_trace)
     try:
         await client.login(token)
-        services = AppServices(settings, store)
         await services.start(client)
         print("READY", flush=True)
         try:

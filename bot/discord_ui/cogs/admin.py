@@ -80,8 +80,19 @@ class AdminCommands(CogBase):
                 embed.add_field(name="⚠️ Disabled subscriptions", value=problems, inline=False)
             embed.add_field(name="Server calendar", value=await self._calendar_text(guild.id))
             embed.add_field(name="Shards", value=shard_text(self.bot, guild), inline=False)
+            sends = await self._sends_text()
+            if sends is not None:
+                embed.add_field(name="Discord sends", value=sends, inline=False)
             embed.set_footer(text=f"Spacecast {__version__} · discord.py {discord.__version__}")
             await reply(interaction, embed=embed)
+
+    async def _sends_text(self) -> str | None:
+        """The bot token's send budget: rate now, each process's share, 429s by scope."""
+        budget = getattr(self.bot.services, "budget", None)
+        if budget is None:
+            return None
+        status = await budget.status()
+        return str(status.describe())
 
     async def _calendar_text(self, guild_id: int) -> str:
         """This server's calendar, and how many calendars and events the bot manages in all."""

@@ -89,7 +89,8 @@ def delivery_to_row(
         dedup_key=delivery.dedup_key,
         guild_id=delivery.guild_id,
         channel_id=delivery.channel_id,
-        subscription_id=delivery.subscription_id,
+        # 0 is a feed post's (bot.core.feed): no subscription row, so the column stays NULL.
+        subscription_id=delivery.subscription_id or None,
         item_ref=delivery.item_ref,
         kinds=kinds,
         payload=delivery_payload(delivery),

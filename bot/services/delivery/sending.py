@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from bot.core.render import MessageData
 from bot.discord_ui.sender import MessageSender, Pacer, PermanentSendError
+from bot.discord_ui.traffic import already_paced
 from bot.services.delivery.rows import (
     is_reminder,
     part_nonce,
@@ -21,6 +23,14 @@ if TYPE_CHECKING:
     from bot.services.delivery.cards import CardSender
 
 T = TypeVar("T")
+
+
+class SendPacer(Protocol):
+    """Anything that says when the next request may go (:class:`Pacer`, a ``SendBudget``)."""
+
+    async def wait(self) -> None:
+        """Return when one request may be sent."""
+        ...
 
 
 class RowSender:
@@ -39,11 +49,14 @@ class RowSender:
         rate_per_second: float | None,
         now: Callable[[], datetime],
         cards: CardSender | None = None,
+        pacer: SendPacer | None = None,
     ) -> None:
         self._sender = sender
         self._cards = cards
         self._slots = asyncio.Semaphore(concurrency)
-        self._pacer = Pacer(rate_per_second)
+        # The shared send budget when given (it already says how fast this process may go),
+        # else a plain local pacer at ``rate_per_second``.
+        self._pacer: SendPacer = pacer if pacer is not None else Pacer(rate_per_second)
         self._now = now
 
     async def send(self, row: OutboxRow) -> int:
@@ -54,25 +67,41 @@ class RowSender:
         """
         if self._cards is not None and self._cards.handles(row):
             return await self._cards.send(row, self._paced)
+        messages, roles = self.render(row)
+        return await self.post(row.channel_id, messages, nonce_key=row.dedup_key, roles=roles)
+
+    def render(self, row: OutboxRow) -> tuple[list[MessageData], tuple[int, ...]]:
+        """The messages of ``row`` and the roles they may ping.
+
+        Raises :class:`~bot.services.delivery.rows.PayloadError` for a row that cannot be read.
+        """
         if is_reminder(row):
-            messages = render_reminder_row(row)
-            roles = tuple(int(r) for r in row.payload.get("role_ids", ()))
-        else:
-            delivery = row_to_delivery(row)
-            messages = render_delivery(delivery, self._now())
-            roles = delivery.role_ids
+            return render_reminder_row(row), tuple(int(r) for r in row.payload.get("role_ids", ()))
+        delivery = row_to_delivery(row)
+        return render_delivery(delivery, self._now()), delivery.role_ids
+
+    async def post(
+        self,
+        channel_id: int,
+        messages: Sequence[MessageData],
+        *,
+        nonce_key: str,
+        roles: Sequence[int] = (),
+    ) -> int:
+        """Post ``messages`` in order (nonces from ``nonce_key``); return the first one's id."""
         if not messages:
             raise PermanentSendError("nothing to send: the row holds no changes")
         first_id: int | None = None
         for index, message in enumerate(messages):
             async with self._slots:
                 await self._pacer.wait()
-                message_id = await self._sender.send(
-                    row.channel_id,
-                    message,
-                    nonce=part_nonce(row.dedup_key, index),
-                    allowed_role_ids=roles,
-                )
+                with already_paced():  # the HTTP layer must not take a second slot for it
+                    message_id = await self._sender.send(
+                        channel_id,
+                        message,
+                        nonce=part_nonce(nonce_key, index),
+                        allowed_role_ids=roles,
+                    )
             first_id = message_id if first_id is None else first_id
         assert first_id is not None
         return first_id
@@ -82,4 +111,5 @@ class RowSender:
         # and pacing as every post.
         async with self._slots:
             await self._pacer.wait()
-            return await call()
+            with already_paced():  # the HTTP layer must not take a second slot for it
+                return await call()

@@ -15,8 +15,11 @@ Guarantees and policies:
 - **One in-flight send per channel**, at most ``concurrency`` overall: a channel's rows go out
   one after another in claim order (oldest due first), which keeps them in order and lets
   discord.py's per-channel bucket pace them, while different channels proceed in parallel.
-- **Pacing.** Sends are spaced to ``rate_per_second`` (default 45): Discord's global limit is
-  about 50 requests/s and every 429 counts towards its invalid-request ban.
+- **Pacing.** Each send waits for a slot of ``budget``, the bot token's send budget shared by
+  every process of the deployment (:mod:`bot.services.delivery.budget`, at
+  ``delivery.global_rate_per_second``, default 45); without one, sends are spaced to
+  ``rate_per_second``. Discord's global limit is about 50 requests/s per token and every 429
+  counts towards its invalid-request ban.
 - **Exactly once, as far as Discord allows.** Each part of a row is sent with a nonce derived
   from the row's dedup key; after a crash between Discord's answer and ``mark_sent``, the row
   becomes due when its lease ends and the resend returns the message Discord already holds.
@@ -42,6 +45,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.config import DeliverySettings
+from bot.core.feed import is_feed_key
+from bot.discord_ui.publishing import Publisher
 from bot.discord_ui.sender import (
     ChannelGone,
     MessageSender,
@@ -50,9 +55,10 @@ from bot.discord_ui.sender import (
 )
 from bot.services import metrics
 from bot.services.delivery.cards import CardSender
+from bot.services.delivery.feed import FeedRunner
 from bot.services.delivery.owner import ClaimOwner
 from bot.services.delivery.rows import PayloadError
-from bot.services.delivery.sending import RowSender
+from bot.services.delivery.sending import RowSender, SendPacer
 from bot.services.delivery.settle import (
     BACKOFF_BASE_SECONDS,
     BACKOFF_CAP_SECONDS,
@@ -100,6 +106,8 @@ class DeliveryWorker:
         owner: ClaimOwner | None = None,
         outage: Outage | None = None,
         on_channel_disabled: ChannelDisabledHook | None = None,
+        budget: SendPacer | None = None,
+        publisher: Publisher | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -116,15 +124,24 @@ class DeliveryWorker:
         self._owner = owner
         self._owner_started = False
         self._outage = outage if outage is not None else Outage()
+        # ``budget`` (the token's shared send budget) replaces the local pacer when given.
         self._sending = RowSender(
             sender,
             concurrency=settings.concurrency,
             rate_per_second=rate_per_second,
             now=now,
             cards=CardSender(store, sender, now),
+            pacer=budget,
         )
         self._settle = Settler(
             store, settings, now, self.backoff, on_channel_disabled=on_channel_disabled
+        )
+        # Feed rows (bot.core.feed) go through the feed runner, which publishes them; without a
+        # publisher they are sent like any other row.
+        self._feed = (
+            None
+            if publisher is None
+            else FeedRunner(store, self._sending, self._settle, publisher, now)
         )
         self._idle_seconds = idle_seconds
         self._backoff = (backoff_base, backoff_cap)
@@ -263,9 +280,14 @@ class DeliveryWorker:
         if self._loop_done is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._loop_done.wait(), timeout=max(grace, 1.0))
+        if self._feed is not None:
+            await self._feed.close(grace)
 
     async def _run_channel(self, rows: Sequence[OutboxRow], tally: Tally) -> None:
         # One channel's rows of this batch, strictly one after another.
+        if self._feed is not None and any(is_feed_key(r.dedup_key) for r in rows):
+            await self._feed.run([r for r in rows if is_feed_key(r.dedup_key)], tally)
+            rows = [r for r in rows if not is_feed_key(r.dedup_key)]
         for index, row in enumerate(rows):
             if self._stopping:
                 await self._settle.release(
