@@ -156,3 +156,25 @@ async def test_test_previews_a_reminder_with_the_channels_offset(world: World) -
     assert "sample Crew Dragon docking" in embed.title
     assert message.role_mentions == []
     assert not message.mention_everyone
+
+
+async def test_status_shows_the_send_budget(world: World) -> None:
+    """With the services' send budget: the rate now, this process's share, 429s by scope."""
+    from bot.services.delivery.budget import LocalSlots, SendBudget
+
+    budget = SendBudget(LocalSlots(45.0))
+    await budget.wait()
+    budget.other_429("user")
+    world.bot.services.budget = budget  # type: ignore[attr-defined]
+    result = await world.admin.slash(world.channel, "spacecast status")
+    assert result.response is not None
+    fields = {f.name: f.value for f in result.response.embeds[0].fields}
+    assert fields["Discord sends"] is not None
+    assert "of 45/s now" in fields["Discord sends"]
+    assert "429s since start: global 0, user 1, shared 0" in fields["Discord sends"]
+
+
+async def test_status_without_a_send_budget_has_no_sends_field(world: World) -> None:
+    result = await world.admin.slash(world.channel, "spacecast status")
+    assert result.response is not None
+    assert "Discord sends" not in {f.name for f in result.response.embeds[0].fields}

@@ -33,6 +33,7 @@ from bot.core.send_budget import (
     reserve,
     usable,
 )
+from bot.discord_ui.sender import TransientSendError
 from bot.services import metrics
 from bot.store import Store
 from bot.store.send_budget import (
@@ -50,6 +51,10 @@ SHARE_REPORT_SECONDS = 2.0  # how often a sending process writes its rate for th
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class BudgetUnavailable(TransientSendError):
+    """No slot could be reserved (the shared budget's database is unreachable)."""
 
 
 class SlotSource(Protocol):
@@ -174,7 +179,13 @@ class SendBudget:
                 if slot >= self._paused_until and usable(slot, now):
                     return slot
                 self.dropped_slots += 1
-            self._slots.extend(await self._source.reserve(self._block))
+            try:
+                self._slots.extend(await self._source.reserve(self._block))
+            except Exception as exc:
+                # The shared budget is out of reach (the database is down): send nothing rather
+                # than guess at the others' rate. The worker retries the row later, as after
+                # any transient error.
+                raise BudgetUnavailable(f"send budget unavailable: {exc!r}") from exc
 
     def _record_send(self, now: float) -> None:
         self.sent_total += 1

@@ -123,3 +123,24 @@ async def test_status_shows_rates_shares_and_429s_by_scope(store: Store) -> None
         assert status.shared_global_429s == 1
     else:
         assert status.shared_global_429s is None
+
+
+class _Unreachable:
+    rate = 45.0
+
+    async def reserve(self, count: int) -> list[float]:
+        raise ConnectionRefusedError("database is down")
+
+    async def global_429(self, retry_after: float) -> None:
+        raise ConnectionRefusedError("database is down")
+
+
+async def test_an_unreachable_budget_is_a_transient_error_not_a_send() -> None:
+    from bot.discord_ui.sender import TransientSendError
+
+    budget = SendBudget(_Unreachable())
+    with pytest.raises(TransientSendError, match="send budget unavailable"):
+        await budget.wait()
+    assert budget.sent_total == 0
+    await budget.global_429(1.0)  # logged, and the local pause still holds
+    assert budget.rate_limited["global"] == 1

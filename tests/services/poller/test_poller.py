@@ -219,3 +219,25 @@ def test_baseline_note_counts_items_in_words() -> None:
     assert report.baseline_note() == (
         "baseline: 1 event and 12 launches stored; alerts start with the next change"
     )
+
+
+async def test_feed_channels_get_each_matching_alert_once(fake: FakeLL2, store: Store) -> None:
+    """``feed.channels``: one feed row per matching feed channel, with no subscription behind."""
+    settings = Settings.model_validate(
+        {"ll2": {"base_url": fake.base_url}, "feed": {"channels": {"webcast_live": 70, "all": 71}}}
+    )
+    client = LL2Client.create(settings.ll2, send_log=store)
+    try:
+        poller = Poller(store, client, settings, clock=lambda: NOW)
+        await poller.poll_upcoming()
+        live = _event(webcast_live=True)
+        live["vid_urls"][0]["live"] = True
+        fake.events = [live]
+        await poller.poll_upcoming()
+        await poller.poll_upcoming()  # the same state again: nothing new
+    finally:
+        await client.aclose()
+    rows = await store.claim_due(AFTER_HOLD, 10)
+    assert sorted(r.channel_id for r in rows) == [70, 71]
+    assert all(r.dedup_key.startswith("feed:") and r.subscription_id is None for r in rows)
+    assert all(ChangeKind.WEBCAST_LIVE in r.kinds for r in rows)
