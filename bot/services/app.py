@@ -214,6 +214,9 @@ class AppServices:
 
         async def sweep() -> object:
             worker.notify()
+            # Sends move the rate gauge; the sweep brings it back down when sending stops.
+            budget = self.budget
+            metrics.set_send_rate(budget.sends_per_second(), budget.rate)
             counts = await store.outbox_counts()
             metrics.set_outbox_pending(counts.get(OutboxStatus.PENDING, 0))
             return None

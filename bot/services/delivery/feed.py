@@ -46,6 +46,9 @@ PUBLISH_TRIES = 3
 PUBLISH_RETRY_SECONDS = 60.0
 CHANNEL_RETRY = timedelta(minutes=1)
 NOT_ANNOUNCEMENT = "feed channel is not an announcement channel"
+# The channel-type check runs inside a delivery batch: bound it, so a slow answer holds the
+# other channels' batch for this long at most.
+CHECK_TIMEOUT_SECONDS = 10.0
 
 
 class FeedRunner:
@@ -155,7 +158,9 @@ class FeedRunner:
     async def _channel_type(self, channel: int) -> str:
         found = self._types.get(channel)
         if found is None:
-            found = await self._publisher.channel_type(channel)
+            found = await asyncio.wait_for(
+                self._publisher.channel_type(channel), CHECK_TIMEOUT_SECONDS
+            )
             self._types[channel] = found
             if found != ANNOUNCEMENT:
                 # Once per process: the rows are failed with the same reason, quietly.
