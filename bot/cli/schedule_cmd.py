@@ -15,31 +15,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.cli import EXIT_FAILURE, EXIT_OK, CliError
+from bot.cli.store_actions import run_action
 from bot.config import Settings
 from bot.core.schedule import CalendarSettings
 from bot.core.schedule.options import describe_calendar, parse_calendar_options
-from bot.core.subscription_options import OptionError, parse_snowflake
-from bot.store import SchemaTooNewError, Store, open_store
+from bot.core.subscription_options import parse_snowflake
+from bot.store import Store
 
 
 async def schedule(args: argparse.Namespace, settings: Settings) -> int:
     """Dispatch ``enable``, ``disable`` or ``list``."""
-    try:
-        store = await open_store(settings.database.url)
-    except SchemaTooNewError as exc:
-        raise CliError(str(exc)) from None
-    except OSError as exc:
-        raise CliError(f"cannot open the database: {exc}", EXIT_FAILURE) from None
-    try:
-        if args.action == "enable":
-            return await _enable(store, args)
-        if args.action == "disable":
-            return await _disable(store, args)
-        return await _list(store, args)
-    except OptionError as exc:
-        raise CliError(str(exc)) from None
-    finally:
-        await store.close()
+    actions = {"enable": _enable, "disable": _disable, "list": _list}
+    return await run_action(args, settings, actions)
 
 
 async def _enable(store: Store, args: argparse.Namespace) -> int:

@@ -15,10 +15,10 @@ import sys
 from typing import Any
 
 from bot.cli import EXIT_FAILURE, EXIT_OK, CliError
+from bot.cli.store_actions import run_action
 from bot.config import Settings
 from bot.core.reminders import describe_offsets
 from bot.core.subscription_options import (
-    OptionError,
     describe_subscription,
     parse_reminders,
     parse_snowflake,
@@ -26,29 +26,13 @@ from bot.core.subscription_options import (
     parse_subscription_options,
 )
 from bot.core.subscriptions import Subscription, duplicate_of
-from bot.store import SchemaTooNewError, Store, open_store
+from bot.store import Store
 
 
 async def subscriptions(args: argparse.Namespace, settings: Settings) -> int:
     """Dispatch ``add``, ``list``, ``edit`` or ``remove``."""
-    try:
-        store = await open_store(settings.database.url)
-    except SchemaTooNewError as exc:
-        raise CliError(str(exc)) from None
-    except OSError as exc:
-        raise CliError(f"cannot open the database: {exc}", EXIT_FAILURE) from None
-    try:
-        if args.action == "add":
-            return await _add(store, args)
-        if args.action == "list":
-            return await _list(store, args)
-        if args.action == "edit":
-            return await _edit(store, args)
-        return await _remove(store, args)
-    except OptionError as exc:
-        raise CliError(str(exc)) from None
-    finally:
-        await store.close()
+    actions = {"add": _add, "list": _list, "edit": _edit, "remove": _remove}
+    return await run_action(args, settings, actions)
 
 
 async def _add(store: Store, args: argparse.Namespace) -> int:
