@@ -282,14 +282,9 @@ class FakeDiscord:
         message = self._find(channel_id, message_id)
         if message is None:
             return self._error(404, 10008)
-        queue = self._edit_failures.get(message_id)
-        if queue:
-            failure = queue[0]
-            if failure.times is not None:
-                failure.times -= 1
-                if failure.times <= 0:
-                    queue.popleft()
-            return self._error(failure.status, failure.code)
+        failed = self._injected(self._edit_failures.get(message_id))
+        if failed is not None:
+            return failed
         problem = _limit_problem(body)
         if problem:
             return self._error(400, 50035, extra={"errors": {"_errors": [problem]}})
@@ -337,15 +332,19 @@ class FakeDiscord:
         if limited is not None:
             return limited
         if channel_id is not None:
-            queue = self._failures.get(channel_id)
-            if queue:
-                failure = queue[0]
-                if failure.times is not None:
-                    failure.times -= 1
-                    if failure.times <= 0:
-                        queue.popleft()
-                return self._error(failure.status, failure.code)
+            return self._injected(self._failures.get(channel_id))
         return None
+
+    def _injected(self, queue: deque[Failure] | None) -> web.Response | None:
+        """The next injected failure of ``queue`` as Discord's error (one use spent), if any."""
+        if not queue:
+            return None
+        failure = queue[0]
+        if failure.times is not None:
+            failure.times -= 1
+            if failure.times <= 0:
+                queue.popleft()
+        return self._error(failure.status, failure.code)
 
     def _global_bucket(self) -> web.Response | None:
         if self.global_limit is None:
