@@ -39,6 +39,7 @@ from bot.core.schedule import (
     Entry,
     EventFields,
     Status,
+    effective_status,
     item_ref_of,
     plan_calendar,
 )
@@ -51,6 +52,7 @@ from bot.discord_ui.scheduled_events import (
     create_payload,
     edit_payload,
 )
+from bot.services.poller import last_full_reads
 from bot.store import ShardSpec, Store
 
 log = logging.getLogger("bot.calendar")
@@ -92,6 +94,7 @@ class CalendarReport:
     applied: Counter = field(default_factory=Counter)
     adopted: int = 0
     duplicates_deleted: int = 0
+    dismissed: int = 0  # events someone else removed, now left alone
     disabled: list[int] = field(default_factory=list)
     failed: int = 0
     left: int = 0  # actions planned but left for the next run (budget)
@@ -161,7 +164,10 @@ class CalendarJob:
         if not calendars:
             return report
         entries = await self._store.calendar_entries(c.guild_id for c in calendars)
-        items = await self._store.upcoming(now - LOOKBACK, ITEM_LIMIT)
+        # Items LL2's last complete upcoming read no longer listed are left out: to the planner
+        # they are gone, so their events are deleted (or, if running, ended).
+        listed = await last_full_reads(self._store)
+        items = await self._store.upcoming(now - LOOKBACK, ITEM_LIMIT, listed_since=listed)
         queue: list[tuple[tuple[int, datetime, int], CalendarSettings, Action]] = []
         for settings in calendars:
             guild = settings.guild_id
@@ -259,8 +265,19 @@ class CalendarJob:
                     )
                 await self._store.record_event(guild, adopted, now=now)
                 result.append(adopted)
+            elif entry is not None and entry.status is Status.CANCELED:
+                result.append(entry)  # a removal already recorded (plan rule 7)
+            elif entry is not None and effective_status(entry, now) in LIVE_STATUSES:
+                # Not listed before its end: a moderator deleted or cancelled it. Respect that.
+                await self._store.dismiss_event(guild, ref, now=now)
+                result.append(
+                    replace(entry, status=Status.CANCELED, pending_start=None, pending_since=None)
+                )
+                report.dismissed += 1
+                log.info("scheduled event removed by someone else; not recreating it",
+                         extra={"guild_id": guild, "item": ref})  # fmt: skip
             elif entry is not None:
-                # Not listed: Discord finished it, or a moderator deleted it.
+                # Not listed after its end: Discord completed it.
                 await self._store.forget_event(guild, ref)
         self._synced_at[guild] = now
         return result
@@ -330,7 +347,12 @@ class CalendarJob:
             log.warning("calendar disabled: Discord refused (%s)", exc.reason, extra=extra)
             return False
         if isinstance(exc, EventGone) and action is not None:
-            await self._store.forget_event(guild, action.item_ref)
+            if action.kind in (ActionKind.UPDATE, ActionKind.START):
+                # Someone deleted the event the bot meant to change: respect that (rule 7).
+                await self._store.dismiss_event(guild, action.item_ref, now=self._clock())
+                report.dismissed += 1
+            else:  # what a DELETE or END wanted, or close enough
+                await self._store.forget_event(guild, action.item_ref)
             return True
         if isinstance(exc, CalendarRejected) and action is not None:
             self._rejected[(guild, action.item_ref)] = self._clock() + REJECT_BACKOFF

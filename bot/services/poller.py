@@ -80,6 +80,22 @@ class PollReport:
         return f"baseline: {' and '.join(counts)} stored; alerts start with the next change"
 
 
+async def last_full_reads(store: Store) -> dict[Source, datetime]:
+    """Per source, when a read of LL2's whole upcoming list last completed.
+
+    Every item of that read was stamped ``last_seen_at`` at that moment (in the same
+    transaction), so an item of the source last seen before it was not in LL2's upcoming list
+    any more: removed, or more than a day past (see :meth:`Store.upcoming`'s ``listed_since``).
+    """
+    found: dict[Source, datetime] = {}
+    for source in Source:
+        label = Query(QueryKind.FULL_UPCOMING, source).label
+        value = await store.get_datetime(LAST_SUCCESS_KEY.format(stream=label))
+        if value is not None:
+            found[source] = value
+    return found
+
+
 class Poller:
     """Runs queries against LL2 and applies their answers to the store."""
 

@@ -86,8 +86,14 @@ class CalendarQueries(StoreBase):
         stmt = self._upsert(_S, ["guild_id"], values).values(
             guild_id=settings.guild_id, created_at=at, **values
         )
+        # An admin's enable brings back the items a moderator removed (their tombstones).
+        forgiven = delete(_E).where(
+            _E.c.guild_id == settings.guild_id, _E.c.status == int(Status.CANCELED)
+        )
         async with self._write() as conn:
             await conn.execute(stmt)
+            if settings.enabled:
+                await conn.execute(forgiven)
         return settings
 
     async def get_calendar(self, guild_id: int) -> CalendarSettings | None:
@@ -160,6 +166,24 @@ class CalendarQueries(StoreBase):
         async with self._write() as conn:
             await conn.execute(stmt)
 
+    async def dismiss_event(
+        self, guild_id: int, item_ref: str, *, now: datetime | None = None
+    ) -> None:
+        """Mark the bot's event for one item as removed by someone else (a CANCELED
+        tombstone): the planner does not recreate it (see :mod:`bot.core.schedule.plan`)."""
+        stmt = (
+            update(_E)
+            .where(_E.c.guild_id == guild_id, _E.c.item_ref == item_ref)
+            .values(
+                status=int(Status.CANCELED),
+                pending_start=None,
+                pending_since=None,
+                updated_at=_at(now),
+            )
+        )
+        async with self._write() as conn:
+            await conn.execute(stmt)
+
     async def set_holds(self, guild_id: int, holds: Iterable[Hold]) -> None:
         """Record the held date edits of one guild; every other row's hold is cleared."""
         held = {h.item_ref: h for h in holds}
@@ -199,12 +223,12 @@ class CalendarQueries(StoreBase):
             return {ref: event_url(guild_id, event_id) for ref, event_id in rows}
 
     async def prune_calendar_events(self, before: datetime) -> int:
-        """Forget finished events (completed, cancelled or past their end) older than
-        ``before``; return how many."""
+        """Forget finished events older than ``before`` (past their end, or completed by the
+        bot); return how many. A moderator's removal (CANCELED) is kept until its event's end
+        is older than ``before``, so the item stays off the calendar for as long as it lasts."""
         require_aware(before, "before")
-        stmt = delete(_E).where(
-            (_E.c.end_at < before) | (_E.c.status.not_in(_LIVE) & (_E.c.updated_at < before))
-        )
+        completed = _E.c.status == int(Status.COMPLETED)
+        stmt = delete(_E).where((_E.c.end_at < before) | (completed & (_E.c.updated_at < before)))
         async with self._write() as conn:
             result = await conn.execute(stmt)
         return int(result.rowcount)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -131,14 +131,22 @@ class SnapshotQueries(StoreBase):
         source: Source | None = None,
         type_id: int | None = None,
         provider_id: int | None = None,
+        listed_since: Mapping[Source, datetime] | None = None,
     ) -> list[Snapshot]:
         """Items dated at or after ``now``, soonest first (for ``/next``).
 
         ``type_id`` filters events by type and ``provider_id`` launches by provider; items
-        without a date are left out.
+        without a date are left out. ``listed_since`` (source -> the time of its last complete
+        read of LL2's whole upcoming list) leaves out items of that source not seen since: LL2
+        no longer lists them (removed, or more than a day past), so they are gone, not upcoming.
         """
         require_aware(now, "now")
         stmt = select(_S.c.data).where(_S.c.date.is_not(None), _S.c.date >= now)
+        for listed_source, listed_at in (listed_since or {}).items():
+            require_aware(listed_at, "listed_since")
+            stmt = stmt.where(
+                (_S.c.source != Source(listed_source).value) | (_S.c.last_seen_at >= listed_at)
+            )
         if source is not None:
             stmt = stmt.where(_S.c.source == Source(source).value)
         if type_id is not None:

@@ -55,3 +55,21 @@ async def test_events_are_recorded_replaced_held_and_counted(store: Store) -> No
     await store.forget_event(GUILD, "launch:a")
     assert await store.prune_calendar_events(T0 + timedelta(days=1)) == 1
     assert await store.calendar_entries([GUILD]) == {}
+
+
+async def test_a_removal_tombstone_outlives_the_pruning_of_completed_events_until_its_end(
+    store: Store,
+) -> None:
+    """A dismissed (CANCELED) event stays recorded while its event's end is recent, however
+    old the dismissal; a completed one goes after the retention; enabling again clears the
+    dismissals."""
+    await store.record_event(GUILD, _entry("launch:far", 1, T0 + timedelta(days=20)), now=T0)
+    await store.record_event(GUILD, _entry("launch:done", 2, T0, Status.COMPLETED), now=T0)
+    await store.dismiss_event(GUILD, "launch:far", now=T0)
+    assert await store.prune_calendar_events(T0 + timedelta(days=8)) == 1
+    [tomb] = (await store.calendar_entries([GUILD]))[GUILD]
+    assert (tomb.item_ref, tomb.status) == ("launch:far", Status.CANCELED)
+    await store.save_calendar(CalendarSettings(guild_id=GUILD, enabled=False), now=T0)
+    assert len((await store.calendar_entries([GUILD]))[GUILD]) == 1  # a disable keeps it
+    await store.save_calendar(CalendarSettings(guild_id=GUILD), now=T0)
+    assert await store.calendar_entries([GUILD]) == {}

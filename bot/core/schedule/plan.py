@@ -38,6 +38,11 @@ longer change; a start in the past is refused. So the planner first works out ea
    horizon or of the ``max`` nearest, filters changed, calendar disabled) lose their event by
    DELETE, not CANCELED: a slip out of the horizon is not a cancellation, and "Cancelled" would
    tell members that; a deleted event frees its slot at once and can be recreated later.
+7. Someone else's deletion is respected: an event that vanished from Discord before its end
+   (a moderator deleted or cancelled it) is recorded as a CANCELED tombstone, and the planner
+   never recreates an event for that item in that guild while the tombstone lasts (the bot's
+   own END leaves a COMPLETED tombstone instead, which does not block a next attempt's event).
+   Enabling the calendar again clears the tombstones (:mod:`bot.store.calendar`).
 """
 
 from __future__ import annotations
@@ -214,6 +219,8 @@ def plan_calendar(
     actions: list[Action] = []
     holds: list[Hold] = []
 
+    # Items whose event someone else removed (rule 7): never recreated here.
+    dismissed = {e.item_ref for e in entries if e.status is Status.CANCELED}
     running: list[Entry] = []  # effectively ACTIVE, kept
     frozen: list[Entry] = []  # SCHEDULED, start within MIN_LEAD: Discord starts it soon
     scheduled: dict[str, Entry] = {}  # other SCHEDULED
@@ -232,9 +239,9 @@ def plan_calendar(
                 frozen.append(entry)
             else:
                 scheduled[entry.item_ref] = entry
-        # COMPLETED / CANCELED: a tombstone; the item may get a new event below.
+        # COMPLETED: the bot's own END; the item may get a new event below. CANCELED: rule 7.
 
-    taken = {e.item_ref for e in running} | {e.item_ref for e in frozen}
+    taken = {e.item_ref for e in running} | {e.item_ref for e in frozen} | dismissed
     candidates = sorted(
         (
             item

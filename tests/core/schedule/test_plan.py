@@ -208,3 +208,17 @@ def test_a_description_without_our_marker_is_not_ours() -> None:
     """The server's own events are never adopted."""
     assert item_ref_of("Watch party in #general") is None
     assert item_ref_of(None) is None
+
+
+def test_an_event_someone_else_removed_is_not_recreated() -> None:
+    """A CANCELED tombstone (a moderator deleted the event) keeps the item off the calendar;
+    other items are still mirrored, and the slot it held is free for them."""
+    removed = launch(T0 + minutes(60), "removed")
+    other = launch(T0 + minutes(90), "other")
+    tomb = entry_for(removed, 1, Status.CANCELED)
+    plan = plan_calendar([removed, other], calendar(max_events=1), [tomb], T0)
+    assert kinds(plan.actions) == [(ActionKind.CREATE, other.ref)]
+    # A tombstone of the bot's own END (COMPLETED) does not block a next attempt.
+    ended = entry_for(removed, 1, Status.COMPLETED)
+    plan = plan_calendar([removed], calendar(), [ended], T0)
+    assert kinds(plan.actions) == [(ActionKind.CREATE, removed.ref)]

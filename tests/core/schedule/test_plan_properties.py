@@ -6,6 +6,7 @@ live, launches get an outcome, items vanish), the planner plans and Discord acce
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from hypothesis import given, settings
@@ -143,3 +144,34 @@ def test_the_mirrored_items_are_the_nearest(items: list[Snapshot], guild: Calend
     if created:
         farthest = max(i.date for i in eligible if i.ref in created)  # type: ignore[type-var]
         assert all(i.date >= farthest for i in eligible if i.ref not in created)  # type: ignore[operator]
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps_st, st.sampled_from(IDS), st.integers(0, 4))
+def test_an_item_whose_event_someone_removed_never_gets_a_new_one(
+    steps: list,
+    removed: str,
+    at_step: int,  # type: ignore[type-arg]
+) -> None:
+    """Once a moderator's removal is recorded (CANCELED), no later plan creates an event for
+    that item, and planning still converges."""
+    now, state = T0, []
+    for index, (advance, items, guild, others) in enumerate(steps):
+        now += minutes(advance)
+        if index == at_step:
+            state = [
+                replace(e, status=Status.CANCELED) if e.item_ref == f"launch:{removed}" else e
+                for e in state
+            ]
+        tombstoned = any(
+            e.item_ref == f"launch:{removed}" and e.status is Status.CANCELED for e in state
+        )
+        plan = plan_calendar(items, guild, state, now, quiet_period=QUIET, room=6 - others)
+        if tombstoned:
+            assert all(
+                a.item_ref != f"launch:{removed}" or a.kind is not ActionKind.CREATE
+                for a in plan.actions
+            )
+        state = apply_plan(state, plan)
+        again = plan_calendar(items, guild, state, now, quiet_period=QUIET, room=6 - others)
+        assert again.actions == ()

@@ -6,18 +6,22 @@ fake Discord (its automatic starts and ends, its "no start in the past"), no sle
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import discord
 import pytest
 
+from bot.config import Settings
 from bot.core.schedule import CalendarSettings, Status
 from bot.core.snapshot import Snapshot, WebcastRef
 from bot.discord_ui.scheduled_events import DiscordScheduledEvents
+from bot.ll2 import LL2Client
 from bot.services.calendar import CalendarJob
+from bot.services.poller import Poller
 from bot.store import ShardSpec, Store, shard_of
 from tests.core.reminders.support import launch_at
+from tests.e2e.fake_ll2 import FakeLL2, load_fixture, serve
 from tests.services.calendar.fake_events import ACTIVE, COMPLETED, FakeDiscordEvents
 from tests.services.delivery.support import Clock
 
@@ -154,3 +158,95 @@ async def test_a_guild_of_another_shard_is_left_to_its_process(
     assert fake.event_requests.total() == 0
     await job(store, client, clock, shards=ShardSpec.of([shard_of(GUILD, 2)], 2)).run()
     assert len(fake.in_guild(GUILD)) == 1
+
+
+def ll2_launch(item_id: str, net: datetime) -> dict[str, Any]:
+    """The recorded synthetic launch as LL2 serves it, with its own id and T-0."""
+    launch = load_fixture("launch-synthetic-detailed.json")
+    stamp = net.strftime("%Y-%m-%dT%H:%M:%SZ")
+    launch.update(
+        {"id": item_id, "net": stamp, "window_start": stamp, "window_end": stamp, "vid_urls": []}
+    )
+    launch["webcast_live"] = False
+    return launch
+
+
+async def test_an_item_ll2_no_longer_lists_loses_its_event_and_comes_back_if_relisted(
+    store: Store, client: discord.Client, fake: FakeDiscordEvents, clock: Clock
+) -> None:
+    """A complete read of LL2's upcoming list (real poller, loopback LL2 over TCP) without an
+    item deletes its event; an incomplete picture (no complete read yet) deletes nothing; an
+    item listed again gets its event back."""
+    kept_id, dropped_id = "6a1f0c3e-0000-4000-8000-000000000001", "6a1f0c3e-0000-4000-8000-2"
+    launches = [
+        ll2_launch(kept_id, clock.now() + timedelta(hours=5)),
+        ll2_launch(dropped_id, clock.now() + timedelta(hours=3)),
+    ]
+    async with serve(FakeLL2(launches=list(launches))) as ll2:
+        settings = Settings.model_validate({"ll2": {"base_url": ll2.base_url}})
+        ll2_client = LL2Client.create(settings.ll2, send_log=store)
+        poller = Poller(store, ll2_client, settings, clock=clock.now)
+        try:
+            await poller.poll_upcoming()
+            await store.save_calendar(CalendarSettings(guild_id=GUILD), now=clock.now())
+            calendar = job(store, client, clock)
+            await calendar.run()
+            assert len(fake.in_guild(GUILD)) == 2
+
+            ll2.launches = [launches[0]]  # LL2 removed the other launch
+            clock.advance(timedelta(minutes=5))
+            await poller.poll_upcoming()
+            await calendar.run()
+            [left] = fake.in_guild(GUILD)
+            assert left.description is not None
+            assert left.description.endswith(f"spacecast:launch:{kept_id}")
+            assert fake.event_requests["DELETE"] == 1
+            assert (await calendar.run()).requests == 0
+
+            ll2.launches = list(launches)  # listed again (an LL2 editor undid the removal)
+            clock.advance(timedelta(minutes=5))
+            await poller.poll_upcoming()
+            await calendar.run()
+            assert len(fake.in_guild(GUILD)) == 2
+            assert fake.stats.invalid == 0
+        finally:
+            await ll2_client.aclose()
+
+
+async def test_an_event_a_moderator_deleted_stays_deleted_until_the_calendar_is_enabled_again(
+    store: Store, client: discord.Client, fake: FakeDiscordEvents, clock: Clock
+) -> None:
+    """Seen by the periodic listing or by a 404 on an edit: the bot records the removal and
+    creates nothing for that item; another item is unaffected; `schedule enable` brings it
+    back."""
+    await store.save_calendar(CalendarSettings(guild_id=GUILD), now=clock.now())
+    await put(store, clock, falcon(clock, 180), falcon(clock, 240, "launch-2"))
+    calendar = job(store, client, clock)
+    await calendar.run()
+    first, second = sorted(fake.in_guild(GUILD), key=lambda e: e.start)
+
+    # A moderator deletes the first event; the bot sees it at its next listing.
+    del fake.events[first.id]
+    calendar.forget_sync(GUILD)
+    report = await calendar.run()
+    assert report.dismissed == 1
+    assert fake.event_requests["POST"] == 2  # nothing recreated
+    # ... and the second one is deleted while a slip edit for it is on its way: a 404.
+    del fake.events[second.id]
+    clock.advance(timedelta(minutes=1))
+    await put(store, clock, falcon(clock, 179 + 30), falcon(clock, 239 + 60, "launch-2"))
+    await calendar.run()  # the slip is seen and held for the quiet period
+    clock.advance(QUIET)
+    report = await calendar.run()
+    assert report.dismissed == 1
+    assert fake.in_guild(GUILD) == []
+    for _ in range(3):
+        calendar.forget_sync(GUILD)
+        await calendar.run()
+    assert fake.event_requests["POST"] == 2
+    assert {e.status for e in (await store.calendar_entries([GUILD]))[GUILD]} == {Status.CANCELED}
+
+    # The admin enables the calendar again: both come back.
+    await store.save_calendar(CalendarSettings(guild_id=GUILD), now=clock.now())
+    await calendar.run()
+    assert len(fake.in_guild(GUILD)) == 2
