@@ -1,7 +1,7 @@
 """One poll that slips 5 of 20 mirrored items, in the calendars of many guilds.
 
-    python bench/bench_schedule.py [--guilds 1000] [--items 20] [--slipped 5] [--rate 45]
-                                   [--latency 0.05]
+    python bench/bench_schedule.py [--guilds 1000] [--items 20] [--slipped 5] [--rate 20]
+                                   [--concurrency 10] [--latency 0.05]
 
 Each guild has the calendar on (max 20) and already holds one Discord scheduled event per
 upcoming item: the events are put straight into the loopback Discord
@@ -16,8 +16,10 @@ have left them. Then:
    has nothing left to do.
 
 Reported per phase: scheduled-event requests by method, wall time until all applied, and 429
-answers. Requests go through real discord.py, paced at ``--rate`` per second (the job's pacer;
-Discord's global limit is 50/s).
+answers. Requests go through real discord.py, paced at ``--rate`` per second (the job's pacer,
+``calendar.requests_per_second``, default 20; Discord's global limit is 50/s), with up to
+``--concurrency`` guilds served at once, and each run sends at most what the pacer allows in
+one 10 s scheduler tick, as ``run`` does.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ async def main(args: argparse.Namespace) -> None:
                 events = DiscordScheduledEvents(client, rate=args.rate)
                 job = CalendarJob(
                     store, events, clock=clock.now, quiet_period=QUIET,
-                    max_actions=args.rate * 60,
+                    max_actions=int(args.rate * 10), concurrency=args.concurrency,
                 )  # fmt: skip
                 for phase in ("restart", "slip"):
                     if phase == "slip":
@@ -135,6 +137,7 @@ if __name__ == "__main__":
     parser.add_argument("--guilds", type=int, default=1000)
     parser.add_argument("--items", type=int, default=20)
     parser.add_argument("--slipped", type=int, default=5)
-    parser.add_argument("--rate", type=int, default=45)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--latency", type=float, default=0.05)
     asyncio.run(main(parser.parse_args()))

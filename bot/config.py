@@ -235,6 +235,17 @@ class FeedSettings(_Section):
         return value
 
 
+class CalendarConfig(_Section):
+    """The server calendar (Discord scheduled events) job."""
+
+    # Scheduled-event requests per second, every guild together, at most Discord's global
+    # 50/s per token (Discord docs, "Rate Limits": "All bots can make up to 50 requests per
+    # second to our API"). They share that token budget with alerts (delivery.global_rate_
+    # per_second): the default takes under half, so a slip in 1,000 calendars does not hold
+    # the alerts back.
+    requests_per_second: float = Field(default=20.0, gt=0, le=50)
+
+
 class MetricsSettings(_Section):
     """Optional Prometheus endpoint."""
 
@@ -265,6 +276,7 @@ class Settings(BaseSettings):
     polling: PollingSettings = Field(default_factory=PollingSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     feed: FeedSettings = Field(default_factory=FeedSettings)
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
 

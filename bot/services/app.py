@@ -201,12 +201,15 @@ class AppServices:
                 worker.notify()  # hand them to Discord now, not at the next idle tick
             return None
 
+        calendar_rate = settings.calendar.requests_per_second
         calendar_job = CalendarJob(
             store,
-            DiscordScheduledEvents(bot),
+            DiscordScheduledEvents(bot, rate=calendar_rate),
             clock=utc_now,
             quiet_period=timedelta(minutes=settings.delivery.quiet_period_minutes),
             shards=shards,
+            # A run sends what the pacer allows in one tick, so it ends before the next tick.
+            max_actions=max(1, int(calendar_rate * timings.poll_tick_seconds)),
         )
 
         async def calendar() -> object:

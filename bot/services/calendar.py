@@ -23,10 +23,12 @@ re-lists the guild before its next request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from bot.core.schedule import (
@@ -67,6 +69,9 @@ RESYNC_EVERY = timedelta(hours=6)
 # A create or start edit is dropped (and planned again) if it would reach Discord this close
 # to its start: Discord refuses a start in the past.
 SEND_MARGIN = timedelta(seconds=30)
+# Guilds served at once: enough requests in flight to reach the pacer's rate (20/s by default)
+# over a Discord round trip of up to half a second.
+DEFAULT_CONCURRENCY = 10
 # Urgent kinds first: a live webcast, an end, then deletes (free slots) before edits.
 _ORDER = {
     ActionKind.START: 0,
@@ -136,6 +141,7 @@ class CalendarJob:
         quiet_period: timedelta,
         shards: ShardSpec | None = None,
         max_actions: int = 100,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self._store = store
         self._discord = discord
@@ -143,6 +149,7 @@ class CalendarJob:
         self._quiet = quiet_period
         self._shards = shards
         self._max_actions = max_actions
+        self._concurrency = concurrency
         self._synced_at: dict[int, datetime] = {}  # guild -> last listing (this process)
         self._others: dict[int, int] = {}  # guild -> live events that are not the bot's
         self._rejected: dict[tuple[int, str], datetime] = {}  # (guild, item) -> retry after
@@ -156,34 +163,60 @@ class CalendarJob:
         self._synced_at.pop(guild_id, None)
 
     async def run(self) -> CalendarReport:
-        """One reconcile pass over every owned guild (at most ``max_actions`` requests of
-        actions; the rest wait for the next run)."""
+        """One reconcile pass over every owned guild (at most ``max_actions`` requests, the
+        listings included; the rest wait for the next run).
+
+        Guilds are independent (Discord's rate-limit buckets for these routes are per guild),
+        so up to ``concurrency`` guilds are served at once, the most urgent first; within a
+        guild the actions stay in order (a DELETE frees a slot before a CREATE takes it). The
+        pacer (and the deployment's send budget below it) caps the request rate, not the round
+        trip.
+        """
         report = CalendarReport()
-        now = self._clock()
         calendars = [c for c in await self._store.list_calendars() if self.owns(c.guild_id)]
         if not calendars:
             return report
         entries = await self._store.calendar_entries(c.guild_id for c in calendars)
+        now = self._clock()
+        served: list[CalendarSettings] = []
+        for settings in calendars:
+            mine = entries.get(settings.guild_id, [])
+            if settings.disabled_reason is not None:
+                continue  # Discord refused us; nothing works until an admin fixes it
+            if not settings.enabled and not any(e.status in LIVE_STATUSES for e in mine):
+                continue
+            served.append(settings)
+        report.guilds = len(served)
+
+        # 1. List the guilds not listed lately (first contact: adopt before creating).
+        stale = [s for s in served if self._needs_sync(s.guild_id, now)]
+        stale.sort(key=lambda s: (s.guild_id in self._synced_at, s.guild_id))
+        budget = self._max_actions
+        listing, waiting = stale[:budget], {s.guild_id for s in stale[budget:]}
+        budget -= len(listing)
+
+        async def sync(settings: CalendarSettings) -> None:
+            guild = settings.guild_id
+            try:
+                entries[guild] = await self._sync(settings, entries.get(guild, []), report)
+            except CalendarError as exc:
+                await self._failed(settings, None, exc, report)
+                waiting.add(guild)
+
+        await self._each([partial(sync, s) for s in listing])
+
+        # 2. Plan every guild (pure), from the listing's fresh view where there was one.
+        now = self._clock()
         # Items LL2's last complete upcoming read no longer listed are left out: to the planner
         # they are gone, so their events are deleted (or, if running, ended).
         listed = await last_full_reads(self._store)
         items = await self._store.upcoming(now - LOOKBACK, ITEM_LIMIT, listed_since=listed)
         queue: list[tuple[tuple[int, datetime, int], CalendarSettings, Action]] = []
-        for settings in calendars:
+        for settings in served:
             guild = settings.guild_id
-            mine = entries.get(guild, [])
-            if settings.disabled_reason is not None:
-                continue  # Discord refused us; nothing works until an admin fixes it
-            if not settings.enabled and not any(e.status in LIVE_STATUSES for e in mine):
+            if guild in waiting:
                 continue
-            report.guilds += 1
-            synced = self._synced_at.get(guild)
-            if synced is None or now - synced >= RESYNC_EVERY:
-                try:
-                    mine = await self._sync(settings, mine, report)
-                except CalendarError as exc:
-                    await self._failed(settings, None, exc, report)
-                    continue
+            mine = entries.get(guild, [])
             plan = plan_calendar(
                 items,
                 settings,
@@ -199,16 +232,43 @@ class CalendarJob:
                     continue
                 when = _action_time(action, by_ref.get(action.item_ref))
                 queue.append(((_ORDER[action.kind], when, guild), settings, action))
+
+        # 3. Apply: guilds in the order of their most urgent action, each guild's in order.
         queue.sort(key=lambda q: q[0])
-        report.left = max(0, len(queue) - self._max_actions)
-        stopped: set[int] = set()
-        for _, settings, action in queue[: self._max_actions]:
-            guild = settings.guild_id
-            if guild in stopped:
-                continue
-            if not await self._apply(settings, action, report):
-                stopped.add(guild)
+        report.left = max(0, len(queue) - budget)
+        per_guild: dict[int, tuple[CalendarSettings, list[Action]]] = {}
+        for _, settings, action in queue[: max(0, budget)]:
+            per_guild.setdefault(settings.guild_id, (settings, []))[1].append(action)
+
+        async def apply(settings: CalendarSettings, actions: list[Action]) -> None:
+            for action in actions:
+                if not await self._apply(settings, action, report):
+                    return  # stop this guild for this run (see _failed)
+
+        await self._each([partial(apply, s, a) for s, a in per_guild.values()])
         return report
+
+    def _needs_sync(self, guild_id: int, now: datetime) -> bool:
+        synced = self._synced_at.get(guild_id)
+        return synced is None or now - synced >= RESYNC_EVERY
+
+    async def _each(self, jobs: Sequence[Callable[[], Awaitable[None]]]) -> None:
+        """Run ``jobs`` with at most ``concurrency`` at once, in order of start; every job
+        finishes (or fails) on its own, then the first unexpected error is raised."""
+        if len(jobs) <= 1 or self._concurrency <= 1:
+            for job in jobs:
+                await job()
+            return
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def gated(job: Callable[[], Awaitable[None]]) -> None:
+            async with gate:
+                await job()
+
+        results = await asyncio.gather(*(gated(job) for job in jobs), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _record_holds(self, guild: int, mine: Sequence[Entry], plan: CalendarPlan) -> None:
         held = {h.item_ref: (h.start, h.since) for h in plan.holds}

@@ -6,8 +6,9 @@ fake Discord (its automatic starts and ends, its "no start in the past"), no sle
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 import pytest
@@ -23,11 +24,13 @@ from bot.store import ShardSpec, Store, shard_of
 from tests.core.reminders.support import launch_at
 from tests.e2e.fake_ll2 import FakeLL2, load_fixture, serve
 from tests.services.calendar.fake_events import ACTIVE, COMPLETED, FakeDiscordEvents
+from tests.services.delivery.fake_discord import logged_in_client
 from tests.services.delivery.support import Clock
 
 GUILD = 1_200_000_000_000_000_001
 QUIET = timedelta(minutes=10)
 WATCH = "https://www.youtube.com/watch?v=OZcfHni6L5M"
+T = TypeVar("T")
 
 
 def job(store: Store, client: discord.Client, clock: Clock, **kwargs: Any) -> CalendarJob:
@@ -250,3 +253,70 @@ async def test_an_event_a_moderator_deleted_stays_deleted_until_the_calendar_is_
     await store.save_calendar(CalendarSettings(guild_id=GUILD), now=clock.now())
     await calendar.run()
     assert len(fake.in_guild(GUILD)) == 2
+
+
+class InFlight:
+    """The real routes, counting the requests in flight, overall and per guild (the job's
+    own concurrency)."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self.inner = DiscordScheduledEvents(client, rate=None)
+        self.now = 0
+        self.most = 0
+        self.per_guild: dict[int, int] = {}
+        self.most_in_one_guild = 0
+
+    @property
+    def bot_user_id(self) -> int | None:
+        return self.inner.bot_user_id
+
+    async def _counted(self, guild_id: int, call: Awaitable[T]) -> T:
+        self.now += 1
+        self.per_guild[guild_id] = self.per_guild.get(guild_id, 0) + 1
+        self.most = max(self.most, self.now)
+        self.most_in_one_guild = max(self.most_in_one_guild, self.per_guild[guild_id])
+        try:
+            return await call
+        finally:
+            self.now -= 1
+            self.per_guild[guild_id] -= 1
+
+    async def list_events(self, guild_id: int) -> list[dict[str, Any]]:
+        return await self._counted(guild_id, self.inner.list_events(guild_id))
+
+    async def create_event(self, guild_id: int, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self._counted(guild_id, self.inner.create_event(guild_id, payload))
+
+    async def edit_event(
+        self, guild_id: int, event_id: int, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._counted(guild_id, self.inner.edit_event(guild_id, event_id, payload))
+
+    async def delete_event(self, guild_id: int, event_id: int) -> None:
+        await self._counted(guild_id, self.inner.delete_event(guild_id, event_id))
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+async def test_guilds_are_served_concurrently_and_each_guild_in_order(
+    store: Store, clock: Clock, concurrency: int
+) -> None:
+    """Six guilds, two items each, over a loopback with a 30 ms round trip: up to
+    ``concurrency`` requests in flight, never two for one guild, every event created once."""
+    guilds = [GUILD + (n << 22) for n in range(6)]
+    for guild in guilds:
+        await store.save_calendar(CalendarSettings(guild_id=guild), now=clock.now())
+    await put(store, clock, falcon(clock, 180), falcon(clock, 240, "launch-2"))
+    async with (
+        FakeDiscordEvents(clock=clock.now, latency=0.03) as slow,
+        logged_in_client(slow.base_url) as slow_client,
+    ):
+        events = InFlight(slow_client)
+        calendar = CalendarJob(
+            store, events, clock=clock.now, quiet_period=QUIET, concurrency=concurrency
+        )
+        report = await calendar.run()
+        assert report.applied == {"create": 12}
+        assert slow.event_requests == {"GET": 6, "POST": 12}
+        assert events.most_in_one_guild == 1
+        assert events.most == concurrency
+        assert all(len(slow.in_guild(g)) == 2 for g in guilds)
