@@ -54,7 +54,6 @@ from bot.discord_ui.scheduled_events import (
     create_payload,
     edit_payload,
 )
-from bot.services.poller import last_full_reads
 from bot.store import ShardSpec, Store
 
 log = logging.getLogger("bot.calendar")
@@ -209,7 +208,7 @@ class CalendarJob:
         now = self._clock()
         # Items LL2's last complete upcoming read no longer listed are left out: to the planner
         # they are gone, so their events are deleted (or, if running, ended).
-        listed = await last_full_reads(self._store)
+        listed = await self._store.last_full_reads()
         items = await self._store.upcoming(now - LOOKBACK, ITEM_LIMIT, listed_since=listed)
         queue: list[tuple[tuple[int, datetime, int], CalendarSettings, Action]] = []
         for settings in served:

@@ -28,6 +28,7 @@ from bot.services import metrics
 from bot.services.delivery.cards import enqueue_card_deliveries
 from bot.services.delivery.rows import enqueue_deliveries
 from bot.store import Store
+from bot.store.poll_state import LAST_SUCCESS_KEY
 
 log = logging.getLogger("bot.poller")
 
@@ -37,7 +38,6 @@ NEW_ITEM_MAX_AGE = timedelta(hours=24)
 
 BASELINE_KEY = "baseline:{source}"
 LAST_POLL_KEY = "poll:last_at"
-LAST_SUCCESS_KEY = "poll:last_success:{stream}"
 
 _NOUNS = {Source.EVENT: ("event", "events"), Source.LAUNCH: ("launch", "launches")}
 
@@ -78,22 +78,6 @@ class PollReport:
             if (n := self.baselines.get(source)) is not None
         ]
         return f"baseline: {' and '.join(counts)} stored; alerts start with the next change"
-
-
-async def last_full_reads(store: Store) -> dict[Source, datetime]:
-    """Per source, when a read of LL2's whole upcoming list last completed.
-
-    Every item of that read was stamped ``last_seen_at`` at that moment (in the same
-    transaction), so an item of the source last seen before it was not in LL2's upcoming list
-    any more: removed, or more than a day past (see :meth:`Store.upcoming`'s ``listed_since``).
-    """
-    found: dict[Source, datetime] = {}
-    for source in Source:
-        label = Query(QueryKind.FULL_UPCOMING, source).label
-        value = await store.get_datetime(LAST_SUCCESS_KEY.format(stream=label))
-        if value is not None:
-            found[source] = value
-    return found
 
 
 class Poller:

@@ -30,8 +30,9 @@ from bot.core.snapshot import Source
 from bot.ll2 import LL2Client
 from bot.services.delivery.cards import retire_cards
 from bot.services.outage import Outage, is_database_error
-from bot.services.poller import BASELINE_KEY, LAST_SUCCESS_KEY, Poller, PollReport, utc_now
+from bot.services.poller import BASELINE_KEY, Poller, PollReport, utc_now
 from bot.store import Store
+from bot.store.poll_state import LAST_SUCCESS_KEY
 
 log = logging.getLogger("bot.scheduler")
 

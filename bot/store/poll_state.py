@@ -7,8 +7,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select
 
+from bot.core.snapshot import Source
 from bot.store import schema
 from bot.store.base import StoreBase, require_aware
+
+# When a query's answer last arrived complete, per stream label ("full_upcoming:launch", ...).
+LAST_SUCCESS_KEY = "poll:last_success:{stream}"
+_FULL_READ = "full_upcoming:{source}"  # the label of a read of LL2's whole upcoming list
 
 _P = schema.poll_state
 _R = schema.request_log
@@ -50,6 +55,21 @@ class PollStateQueries(StoreBase):
         """Store an aware timestamp under ``key`` (as ISO 8601 UTC)."""
         require_aware(value, "value")
         await self.set_state(key, value.astimezone(UTC).isoformat())
+
+    async def last_full_reads(self) -> dict[Source, datetime]:
+        """Per source, when a read of LL2's whole upcoming list last completed.
+
+        Every item of that read was stamped ``last_seen_at`` at that moment, in the same
+        transaction, so an item of the source last seen before it was no longer in LL2's
+        upcoming list: removed, or more than a day past (see ``upcoming``'s ``listed_since``).
+        """
+        found: dict[Source, datetime] = {}
+        for source in Source:
+            key = LAST_SUCCESS_KEY.format(stream=_FULL_READ.format(source=source.value))
+            value = await self.get_datetime(key)
+            if value is not None:
+                found[source] = value
+        return found
 
     async def get_flag(self, key: str) -> bool:
         """A boolean stored with :meth:`set_flag`; False when never set."""

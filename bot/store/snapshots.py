@@ -86,6 +86,18 @@ class SnapshotQueries(StoreBase):
             snaps = [_snapshot(row) for row in rows]
         return {snap.key: snap for snap in snaps}
 
+    async def last_seen_times(self, keys: Iterable[SnapshotKey]) -> dict[SnapshotKey, datetime]:
+        """When each of ``keys`` was last in an LL2 answer (unknown keys are left out)."""
+        found: dict[SnapshotKey, datetime] = {}
+        async with self._read() as conn:
+            for source, part in _id_chunks(keys):
+                stmt = select(_S.c.item_id, _S.c.last_seen_at).where(
+                    _S.c.source == source.value, _S.c.item_id.in_(part)
+                )
+                for row in await conn.execute(stmt):
+                    found[(source, row.item_id)] = row.last_seen_at
+        return found
+
     async def get_snapshot(self, source: Source, item_id: str) -> Snapshot | None:
         """One snapshot, or None if the item was never seen (or was pruned)."""
         stmt = select(_S.c.data).where(_S.c.source == Source(source).value, _S.c.item_id == item_id)

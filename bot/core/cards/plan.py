@@ -231,22 +231,27 @@ def plan_card(
 
 
 def plan_retirement(
-    state: CardState, now: datetime, over_after: timedelta = OVER_AFTER
+    state: CardState, now: datetime, over_after: timedelta = OVER_AFTER, *, listed: bool = True
 ) -> CardPlan:
-    """The final edit of a card whose item's date is more than ``over_after`` past.
+    """The final edit of a card whose item's date is more than ``over_after`` past, or whose
+    item LL2's upcoming list no longer has (``listed`` False: removed, or a day past).
 
     Events never get an outcome, and a launch whose outcome LL2 never posted should not stay
-    "live" for ever. Returns a plan without an edit when there is nothing to do.
+    "live" for ever; nor should a card for an item LL2 withdrew. Returns a plan without an
+    edit when there is nothing to do.
     """
     date = state.item.date
-    if state.frozen or date is None or now - date <= over_after:
+    if state.frozen:
+        return CardPlan(state)
+    past = date is not None and now - date > over_after
+    if listed and not past:
         return CardPlan(state)
     new_state = state.model_copy(
         update={
             "version": state.version + 1,
             "final": True,
             "frozen": True,
-            "frozen_reason": FreezeReason.OVER,
+            "frozen_reason": FreezeReason.OVER if past else FreezeReason.REMOVED,
         }
     )
     edit = CardEdit(

@@ -126,6 +126,8 @@ def _header(state: CardState) -> list[str]:
         lines.append(f"{emoji} **Outcome: {state.outcome}.** This card is final.")
     elif state.frozen_reason is FreezeReason.OVER:
         lines.append("⚫ **Over.** This card is final.")
+    elif state.frozen_reason is FreezeReason.REMOVED:
+        lines.append("⚫ **No longer on Launch Library 2's schedule.** This card is final.")
     elif state.frozen_reason is FreezeReason.MOVED:
         moved = short_when(state.moved_to, item.precision_name)
         lines.append(f"➡️ **Moved to {moved}.** A new card will be posted when it changes again.")

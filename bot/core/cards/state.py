@@ -28,6 +28,7 @@ class FreezeReason(StrEnum):
     OVER = "over"  # outcome known, or the item's date is long past: the final edit went out
     MOVED = "moved"  # slipped far out: a new card starts with the item's next alert
     DELETED = "deleted"  # moderators deleted it twice: we stop re-posting it
+    REMOVED = "removed"  # LL2's upcoming list no longer has the item: the final edit went out
 
 
 class HistoryEntry(BaseModel):

@@ -185,14 +185,20 @@ async def enqueue_card_deliveries(
 
 
 async def retire_cards(store: Store, now: datetime, over_after: timedelta = OVER_AFTER) -> int:
-    """Give every live card whose item's date is ``over_after`` past its final edit.
+    """Give every live card whose item's date is ``over_after`` past, or whose item LL2's last
+    complete upcoming read no longer listed, its final edit.
 
     Run by housekeeping: events never get an outcome, and a launch whose outcome LL2 never
     posted must not stay "live" for ever. Returns how many cards were retired.
     """
     retired = 0
-    for state in await store.live_cards():
-        plan = plan_retirement(state, now, over_after)
+    states = await store.live_cards()
+    listed_since = await store.last_full_reads()
+    seen = await store.last_seen_times(s.item.key for s in states)
+    for state in states:
+        last_seen, full_read = seen.get(state.item.key), listed_since.get(state.item.source)
+        listed = last_seen is None or full_read is None or last_seen >= full_read
+        plan = plan_retirement(state, now, over_after, listed=listed)
         if plan.edit is None or plan.state is None:
             continue
         async with store.transaction() as tx:

@@ -218,3 +218,17 @@ def test_properties_over_any_sequence_of_polls(polls: list[list[tuple]]) -> None
             assert len(state.history) <= 50
             assert len({e.identity for e in state.history}) == len(state.history)
             assert stamps == sorted(stamps, reverse=True)
+
+
+def test_retirement_of_an_item_ll2_no_longer_lists() -> None:
+    """Not listed: a final edit at once, whatever the date; listed and not past: nothing."""
+    state = plan(None, [change(ChangeKind.NEW_ITEM, event())]).state
+    assert state is not None
+    assert state.item.date is not None
+    before = state.item.date - timedelta(days=1)
+    assert plan_retirement(state, before).edit is None
+    gone = plan_retirement(state, before, listed=False)
+    assert gone.edit is not None
+    assert gone.state is not None
+    assert (gone.state.final, gone.state.frozen_reason) == (True, FreezeReason.REMOVED)
+    assert plan_retirement(gone.state, before, listed=False).edit is None  # once

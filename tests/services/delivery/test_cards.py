@@ -284,3 +284,21 @@ async def test_a_reminder_replies_to_the_card_with_the_role(rig: Rig) -> None:
     assert reminder.mention_roles == [ROLE]
     assert "T-2 h" in reminder.content
     assert rig.discord.messages_in(FEED_CH)[-1].reference is None
+
+
+async def test_a_card_whose_item_ll2_no_longer_lists_gets_a_final_edit(rig: Rig) -> None:
+    """LL2's complete upcoming read no longer has the launch: housekeeping gives its card one
+    final edit saying so; a card whose item is still listed is left alone."""
+    await new_update(rig, 1)
+    await rig.deliver()
+    assert await retire_cards(rig.store, rig.clock.now()) == 0  # still listed
+    removed = rig.ll2.launches.pop()
+    rig.clock.advance(timedelta(minutes=5))
+    await rig.poll()
+    assert await retire_cards(rig.store, rig.clock.now()) == 1
+    await rig.deliver()
+    (card,) = rig.card_channel()
+    assert "No longer on Launch Library 2's schedule" in card_text(card)
+    assert card.edits == 1
+    rig.ll2.launches.append(removed)
+    assert await retire_cards(rig.store, rig.clock.now()) == 0  # final: nothing more

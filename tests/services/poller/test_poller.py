@@ -241,3 +241,21 @@ async def test_feed_channels_get_each_matching_alert_once(fake: FakeLL2, store: 
     assert sorted(r.channel_id for r in rows) == [70, 71]
     assert all(r.dedup_key.startswith("feed:") and r.subscription_id is None for r in rows)
     assert all(ChangeKind.WEBCAST_LIVE in r.kinds for r in rows)
+
+
+async def test_only_a_complete_full_read_moves_the_listing_time(
+    poller: Poller, store: Store, fake: FakeLL2
+) -> None:
+    """`last_full_reads` is the moment of the last complete read of each source's whole
+    upcoming list (what the calendar and the cards use to tell a removed item); an incomplete
+    one leaves it where it was."""
+    assert await store.last_full_reads() == {}
+    await poller.poll_upcoming()
+    assert await store.last_full_reads() == {Source.EVENT: NOW, Source.LAUNCH: NOW}
+    later = Poller(store, poller._client, Settings(), clock=lambda: NOW + timedelta(hours=1))
+    await later.apply_snapshots(
+        *_query_for_events(), await _snapshots(fake, [_event()]), complete=False
+    )
+    assert (await store.last_full_reads())[Source.EVENT] == NOW
+    seen = await store.last_seen_times([(Source.EVENT, "1201"), (Source.EVENT, "404")])
+    assert seen == {(Source.EVENT, "1201"): NOW + timedelta(hours=1)}
