@@ -322,7 +322,8 @@ class CalendarJob:
                         pending_start=entry.pending_start,
                         pending_since=entry.pending_since,
                     )
-                await self._store.record_event(guild, adopted, now=now)
+                if adopted != entry:  # a restart that finds everything in step writes nothing
+                    await self._store.record_event(guild, adopted, now=now)
                 result.append(adopted)
             elif entry is not None and entry.status is Status.CANCELED:
                 result.append(entry)  # a removal already recorded (plan rule 7)

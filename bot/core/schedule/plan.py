@@ -128,7 +128,8 @@ class Action:
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """A date edit waiting for the quiet period: ``start`` first seen at ``since``."""
+    """A date edit waiting for the quiet period, or due and not yet applied: ``start`` first
+    seen at ``since``. The adapter records it; applying the edit clears it."""
 
     item_ref: str
     start: datetime
@@ -307,8 +308,10 @@ def plan_calendar(
             )
             since = mirrored.pending_since if mirrored.pending_start == wanted.start else None
             since = now if since is None else since
+            # The hold is returned while due too: an edit planned but not sent this run (the
+            # run's request budget ran out) keeps its ``since``, not a fresh quiet period.
+            holds.append(Hold(item.ref, wanted.start, since))
             if not urgent and now - since < quiet_period:
-                holds.append(Hold(item.ref, wanted.start, since))
                 wanted = replace(wanted, start=applied.start, end=applied.end)
         if changed := _changed(applied, wanted):
             actions.append(Action(ActionKind.UPDATE, item.ref, mirrored.event_id, wanted, changed))
@@ -348,7 +351,11 @@ def apply_plan(
             state[ref] = replace(state[ref], status=Status.COMPLETED)
         elif action.kind is ActionKind.DELETE:
             state.pop(ref, None)
-    held = {h.item_ref: h for h in plan.holds}
+    # A hold whose edit this plan sends is spent.
+    sent = {
+        a.item_ref for a in plan.actions if a.kind is ActionKind.UPDATE and "start" in a.changed
+    }
+    held = {h.item_ref: h for h in plan.holds if h.item_ref not in sent}
     result: list[Entry] = []
     for entry in state.values():
         hold = held.get(entry.item_ref)

@@ -9,6 +9,7 @@ from bot.core.schedule import (
     MIN_LEAD,
     Action,
     ActionKind,
+    Hold,
     Status,
     apply_plan,
     effective_status,
@@ -102,6 +103,16 @@ def test_a_slip_is_held_for_the_quiet_period_then_edited_once() -> None:
     assert plan.actions[0].changed == ("start", "end")
     assert plan.actions[0].fields is not None
     assert plan.actions[0].fields.start == moved.date
+    # The due edit keeps its hold: if this run cannot send it (its request budget ran out),
+    # the next run sends it at once instead of starting a new quiet period.
+    assert plan.holds == (Hold(item.ref, moved.date, now),)
+    later = plan_calendar([moved], calendar(), state, now + minutes(11), quiet_period=QUIET)
+    assert kinds(later.actions) == [(ActionKind.UPDATE, item.ref)]
+    # Once applied, the hold is spent and nothing is left to do.
+    done = apply_plan(state, later)
+    assert done[0].pending_start is None
+    again = plan_calendar([moved], calendar(), done, now + minutes(11), quiet_period=QUIET)
+    assert (again.actions, again.holds) == ((), ())
 
 
 def test_a_slip_near_the_start_is_edited_at_once() -> None:

@@ -320,3 +320,30 @@ async def test_guilds_are_served_concurrently_and_each_guild_in_order(
         assert events.most_in_one_guild == 1
         assert events.most == concurrency
         assert all(len(slow.in_guild(g)) == 2 for g in guilds)
+
+
+async def test_due_edits_left_over_by_the_request_budget_go_out_next_run(
+    store: Store, client: discord.Client, fake: FakeDiscordEvents, clock: Clock
+) -> None:
+    """Three slips held for the quiet period, a job allowed two requests a run: the first run
+    after the quiet period sends two edits, the next the third (no new quiet period)."""
+    await store.save_calendar(CalendarSettings(guild_id=GUILD), now=clock.now())
+    ids = ("launch-1", "launch-2", "launch-3")
+    await put(store, clock, *(falcon(clock, 600 + 60 * n, i) for n, i in enumerate(ids)))
+    calendar = job(store, client, clock, max_actions=3)
+    await calendar.run()  # lists the guild and creates the three (3 requests + 1 listing)
+    await calendar.run()
+    assert fake.event_requests["POST"] == 3
+    calendar = job(store, client, clock, max_actions=2)
+    await calendar.run()  # a fresh process: lists the guild, one request left, nothing to do
+    await put(store, clock, *(falcon(clock, 630 + 60 * n, i) for n, i in enumerate(ids)))
+    await calendar.run()  # the slips are seen and held
+    clock.advance(QUIET)
+    first = await calendar.run()
+    assert (first.applied, first.left) == ({"update": 2}, 1)
+    clock.advance(timedelta(seconds=10))
+    second = await calendar.run()
+    assert second.applied == {"update": 1}
+    starts = sorted(e.start for e in fake.in_guild(GUILD))
+    assert starts == [clock.now() - QUIET - timedelta(seconds=10) + timedelta(minutes=630 + 60 * n)
+                      for n in range(3)]  # fmt: skip
