@@ -225,6 +225,10 @@ class CalendarJob:
                 room=GUILD_EVENT_LIMIT - self._others.get(guild, 0),
             )
             await self._record_holds(guild, mine, plan)
+            for entry in mine:
+                if entry.item_ref in plan.seen_live:  # Discord started it; its webcast is on
+                    live = replace(entry, status=Status.ACTIVE)
+                    await self._store.record_event(guild, live, now=now)
             by_ref = {e.item_ref: e for e in mine}
             for action in plan.actions:
                 if self._rejected.get((guild, action.item_ref), now) > now:

@@ -28,8 +28,8 @@ longer change; a start in the past is refused. So the planner first works out ea
    ``now + MIN_LEAD``: Discord then starts the event a moment later.
 4. Webcast live -> START (SCHEDULED -> ACTIVE; an item already live when first mirrored is
    created and started). ACTIVE ends (COMPLETED) when the launch has an outcome and no live
-   webcast, when a webcast the bot started it for is no longer live after T-0, or when the item
-   is gone from the upcoming list.
+   webcast, when a webcast the bot started it for (or saw live while Discord had started it)
+   is no longer live after T-0, or when the item is gone from the upcoming list.
 5. The hard case: a launch that holds or scrubs after the event went ACTIVE (its new date more
    than :data:`SCRUB_THRESHOLD` away, no live webcast). The ACTIVE event cannot be moved, so it
    is ended, and the item gets a fresh SCHEDULED event for its new date (when it still
@@ -146,6 +146,10 @@ class CalendarPlan:
 
     actions: tuple[Action, ...]
     holds: tuple[Hold, ...]
+    # Events Discord started by itself whose item's webcast is now live: recorded as ACTIVE
+    # (no request), so the event ends when that webcast does after T-0, as if the bot had
+    # started it (rule 4).
+    seen_live: tuple[str, ...] = ()
 
 
 _FIELD_NAMES = ("name", "description", "location", "start", "end")
@@ -196,7 +200,8 @@ def _should_end(entry: Entry, item: Snapshot | None, now: datetime) -> bool:
         return True
     if item.date > now + SCRUB_THRESHOLD:
         return True  # held or scrubbed after Discord started it: a new event follows
-    # Recorded ACTIVE means the bot started it for a live webcast: after T-0 that is over.
+    # Recorded ACTIVE: the bot started it for a live webcast, or saw its webcast live once
+    # Discord had started it (seen_live). After T-0, the webcast over means the event is.
     return entry.status is Status.ACTIVE and item.date <= now
 
 
@@ -223,6 +228,7 @@ def plan_calendar(
     # Items whose event someone else removed (rule 7): never recreated here.
     dismissed = {e.item_ref for e in entries if e.status is Status.CANCELED}
     running: list[Entry] = []  # effectively ACTIVE, kept
+    seen_live: list[str] = []  # of those, started by Discord, webcast live now
     frozen: list[Entry] = []  # SCHEDULED, start within MIN_LEAD: Discord starts it soon
     scheduled: dict[str, Entry] = {}  # other SCHEDULED
     for entry in entries:
@@ -233,6 +239,8 @@ def plan_calendar(
                 actions.append(Action(ActionKind.END, entry.item_ref, entry.event_id))
             else:
                 running.append(entry)
+                if entry.status is Status.SCHEDULED and item.webcast_live:
+                    seen_live.append(entry.item_ref)
         elif status is Status.SCHEDULED:
             if item is None or not active or not qualifies(item, settings, now):
                 actions.append(Action(ActionKind.DELETE, entry.item_ref, entry.event_id))
@@ -320,7 +328,7 @@ def plan_calendar(
     # Every qualifying SCHEDULED entry was a candidate; none is left, but stay total.
     for entry in scheduled.values():
         actions.append(Action(ActionKind.DELETE, entry.item_ref, entry.event_id))
-    return CalendarPlan(tuple(actions), tuple(holds))
+    return CalendarPlan(tuple(actions), tuple(holds), tuple(seen_live))
 
 
 def apply_plan(
@@ -356,6 +364,9 @@ def apply_plan(
         a.item_ref for a in plan.actions if a.kind is ActionKind.UPDATE and "start" in a.changed
     }
     held = {h.item_ref: h for h in plan.holds if h.item_ref not in sent}
+    for ref in plan.seen_live:
+        if ref in state:
+            state[ref] = replace(state[ref], status=Status.ACTIVE)
     result: list[Entry] = []
     for entry in state.values():
         hold = held.get(entry.item_ref)

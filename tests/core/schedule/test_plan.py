@@ -233,3 +233,24 @@ def test_an_event_someone_else_removed_is_not_recreated() -> None:
     ended = entry_for(removed, 1, Status.COMPLETED)
     plan = plan_calendar([removed], calendar(), [ended], T0)
     assert kinds(plan.actions) == [(ActionKind.CREATE, removed.ref)]
+
+
+def test_a_webcast_live_after_discord_started_the_event_ends_it_when_the_webcast_ends() -> None:
+    """Discord started the event at T-0; the webcast then goes live: recorded ACTIVE without a
+    request; once it is over (after T-0), the event ends instead of running to its end time."""
+    item = launch(T0 - minutes(5))
+    started_by_discord = entry_for(item)  # recorded SCHEDULED, its start has passed
+    assert effective_status(started_by_discord, T0) is Status.ACTIVE
+    live = launch(T0 - minutes(5), live=True)
+    plan = plan_calendar([live], calendar(), [started_by_discord], T0)
+    # The location follows the webcast link; the status is only recorded (no request).
+    assert kinds(plan.actions) == [(ActionKind.UPDATE, item.ref)]
+    assert plan.actions[0].changed == ("location",)
+    assert plan.seen_live == (item.ref,)
+    [watched] = apply_plan([started_by_discord], plan)
+    assert watched.status is Status.ACTIVE
+    # Without that observation the webcast's end changes nothing (Discord ends it at its end).
+    over = plan_calendar([item], calendar(), [started_by_discord], T0 + minutes(10))
+    assert over.actions == ()
+    ended = plan_calendar([item], calendar(), [watched], T0 + minutes(10))
+    assert kinds(ended.actions) == [(ActionKind.END, item.ref)]

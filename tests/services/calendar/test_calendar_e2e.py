@@ -347,3 +347,25 @@ async def test_due_edits_left_over_by_the_request_budget_go_out_next_run(
     starts = sorted(e.start for e in fake.in_guild(GUILD))
     assert starts == [clock.now() - QUIET - timedelta(seconds=10) + timedelta(minutes=630 + 60 * n)
                       for n in range(3)]  # fmt: skip
+
+
+async def test_an_event_discord_started_ends_when_its_late_webcast_ends(
+    store: Store, client: discord.Client, fake: FakeDiscordEvents, clock: Clock
+) -> None:
+    """Discord starts the event by itself at T-0; the webcast goes live only then: the job
+    records that without a request, and ends the event when the webcast is over."""
+    await store.save_calendar(CalendarSettings(guild_id=GUILD), now=clock.now())
+    await put(store, clock, falcon(clock, 180))
+    calendar = job(store, client, clock)
+    await calendar.run()
+    [event] = fake.in_guild(GUILD)
+    clock.current = event.start + timedelta(minutes=2)  # Discord has started it
+    await put(store, clock, falcon(clock, -2, live=True))
+    await calendar.run()
+    assert event.status == ACTIVE
+    assert fake.event_requests["PATCH"] == 1  # the location now links the webcast; no status
+    clock.advance(timedelta(minutes=20))
+    await put(store, clock, falcon(clock, -22))  # the webcast is over
+    await calendar.run()
+    assert event.history == [ACTIVE, COMPLETED]
+    assert fake.stats.invalid == 0
