@@ -39,7 +39,13 @@ from bot.services.delivery.rows import enqueue_deliveries  # noqa: E402
 from bot.store import open_store  # noqa: E402
 from tests.core.change_factory import change, event_1201  # noqa: E402
 from tests.scaleout.fakes import CountingLL2, OneTokenDiscord, serve_ll2  # noqa: E402
-from tests.scaleout.support import fresh_database, spawn_harness, stop, wait_ready  # noqa: E402
+from tests.scaleout.support import (  # noqa: E402
+    fresh_database,
+    harness_env,
+    spawn_harness,
+    stop,
+    wait_ready,
+)
 from tests.services.delivery.fake_discord import TOKEN  # noqa: E402
 
 
@@ -58,17 +64,16 @@ async def one_run(
         for shard in range(procs):
             proc = await spawn_harness(
                 shard,
-                {
-                    "SPACECAST_DATABASE__URL": db_url,
-                    "SPACECAST_LL2__BASE_URL": ll2.base_url(f"p{shard}"),
-                    "SPACECAST_DISCORD__API_BASE_URL": fake.base_url,
-                    "SPACECAST_DISCORD__TOKEN": TOKEN,
-                    "SPACECAST_DISCORD__SHARD_COUNT": str(procs),
-                    "SPACECAST_DISCORD__SHARD_IDS": f"[{shard}]",
-                    "SPACECAST_DELIVERY__GLOBAL_RATE_PER_SECOND": str(rate),
-                    "SPACECAST_HEALTH__HEARTBEAT_FILE": str(tmp / f"hb-{shard}"),
-                    "SPACECAST_LOGGING__LEVEL": "WARNING",
-                },
+                harness_env(
+                    db_url,
+                    ll2.base_url(f"p{shard}"),
+                    fake.base_url,
+                    token=TOKEN,
+                    heartbeat=tmp / f"hb-{shard}",
+                    shard=(shard, procs),
+                    SPACECAST_DELIVERY__GLOBAL_RATE_PER_SECOND=str(rate),
+                    SPACECAST_LOGGING__LEVEL="WARNING",
+                ),
                 tmp / f"p{shard}.log",
             )
             stack.push_async_callback(stop, proc)

@@ -1,4 +1,5 @@
-"""Shared by the scale-out tests: a throw-away PostgreSQL database and a hot LL2 event."""
+"""Shared by the scale-out tests: a throw-away database, a hot LL2 event, the harness's
+environment and its process life cycle."""
 
 from __future__ import annotations
 
@@ -59,6 +60,52 @@ def hot_event(now: datetime) -> dict[str, Any]:
 
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextlib.asynccontextmanager
+async def database(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh database URL of ``backend`` (``sqlite`` in ``tmp_path``, or ``postgres``)."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'spacecast.db'}"
+    else:
+        async with fresh_database() as url:
+            yield url
+
+
+def harness_env(
+    db_url: str,
+    ll2_url: str,
+    discord_url: str,
+    *,
+    token: str,
+    heartbeat: Path,
+    requests_per_hour: int | None = None,
+    shard: tuple[int, int] | None = None,
+    **overrides: str,
+) -> dict[str, str]:
+    """The ``SPACECAST_*`` settings of one harness process, for :func:`spawn_harness`.
+
+    ``requests_per_hour`` (LL2's budget; None: the setting's default), ``shard`` as
+    ``(shard_id, shard_count)`` (None: every shard), and any other variable by its full name in
+    ``overrides`` (``SPACECAST_DELIVERY__CONCURRENCY="2"``).
+    """
+    env = {
+        "SPACECAST_DATABASE__URL": db_url,
+        "SPACECAST_LL2__BASE_URL": ll2_url,
+        "SPACECAST_DISCORD__API_BASE_URL": discord_url,
+        "SPACECAST_DISCORD__TOKEN": token,
+        "SPACECAST_HEALTH__HEARTBEAT_FILE": str(heartbeat),
+    }
+    if requests_per_hour is not None:
+        env["SPACECAST_LL2__REQUESTS_PER_HOUR"] = str(requests_per_hour)
+    if shard is not None:
+        shard_id, shard_count = shard
+        env["SPACECAST_DISCORD__SHARD_COUNT"] = str(shard_count)
+        env["SPACECAST_DISCORD__SHARD_IDS"] = f"[{shard_id}]"
+    unknown = [k for k in overrides if not k.startswith("SPACECAST_")]
+    if unknown:
+        raise ValueError(f"not SPACECAST_ variables: {unknown}")
+    return {**env, **overrides}
 
 
 @dataclass

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import copy
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,7 +27,8 @@ from bot.store import OutboxStatus, open_store, schema
 from tests.scaleout.fakes import CountingLL2, MultiTokenDiscord, serve_ll2
 from tests.scaleout.support import (
     baseline_done,
-    fresh_database,
+    database,
+    harness_env,
     hot_event,
     spawn_harness,
     stop,
@@ -43,16 +43,6 @@ TOKEN = "crash-recovery-token"
 GUILD = 1_500_000_000_000_000_000
 CHANNELS = [1_510_000_000_000_000_000 + i for i in range(33)]
 RECOVERY_LIMIT = 10.0
-
-
-@contextlib.asynccontextmanager
-async def database(backend: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh database URL of ``backend``."""
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'spacecast.db'}"
-    else:
-        async with fresh_database() as url:
-            yield url
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -72,15 +62,15 @@ async def test_sigkill_mid_fan_out_then_restart_delivers_the_rest_within_seconds
         fake = await stack.enter_async_context(
             MultiTokenDiscord([TOKEN], global_limit=None, channel_limit=None, latency=0.3)
         )
-        settings = {
-            "SPACECAST_DATABASE__URL": db_url,
-            "SPACECAST_LL2__BASE_URL": ll2.base_url("p0"),
-            "SPACECAST_LL2__REQUESTS_PER_HOUR": str(ll2.request_limit),
-            "SPACECAST_DISCORD__API_BASE_URL": fake.base_url,
-            "SPACECAST_DISCORD__TOKEN": TOKEN,
-            "SPACECAST_DELIVERY__CONCURRENCY": "2",
-            "SPACECAST_HEALTH__HEARTBEAT_FILE": str(tmp_path / "heartbeat"),
-        }
+        settings = harness_env(
+            db_url,
+            ll2.base_url("p0"),
+            fake.base_url,
+            token=TOKEN,
+            heartbeat=tmp_path / "heartbeat",
+            requests_per_hour=ll2.request_limit,
+            SPACECAST_DELIVERY__CONCURRENCY="2",
+        )
         log_path = tmp_path / "bot.log"
         first = await spawn_harness(0, settings, log_path)
         stack.push_async_callback(stop, first)

@@ -24,7 +24,15 @@ from sqlalchemy.engine import make_url
 
 from bot.store import open_store
 from tests.scaleout.fakes import CountingLL2, MultiTokenDiscord, serve_ll2
-from tests.scaleout.support import fresh_database, hot_event, spawn_harness, stop, until, wait_ready
+from tests.scaleout.support import (
+    fresh_database,
+    harness_env,
+    hot_event,
+    spawn_harness,
+    stop,
+    until,
+    wait_ready,
+)
 from tests.store.dbutil import _asyncpg_dsn, pg_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -72,14 +80,14 @@ async def test_database_outage_is_survived_logged_once_and_caught_up(tmp_path: P
         heartbeat = tmp_path / "heartbeat"
         proc = await spawn_harness(
             0,
-            {
-                "SPACECAST_DATABASE__URL": db_url,
-                "SPACECAST_LL2__BASE_URL": ll2.base_url("p0"),
-                "SPACECAST_LL2__REQUESTS_PER_HOUR": str(ll2.request_limit),
-                "SPACECAST_DISCORD__API_BASE_URL": fake.base_url,
-                "SPACECAST_DISCORD__TOKEN": TOKEN,
-                "SPACECAST_HEALTH__HEARTBEAT_FILE": str(heartbeat),
-            },
+            harness_env(
+                db_url,
+                ll2.base_url("p0"),
+                fake.base_url,
+                token=TOKEN,
+                heartbeat=heartbeat,
+                requests_per_hour=ll2.request_limit,
+            ),
             tmp_path / "bot.log",
         )
         stack.push_async_callback(stop, proc)

@@ -37,7 +37,15 @@ from bot.services.delivery.rows import enqueue_deliveries
 from bot.store import OutboxStatus, Store, open_store, shard_of
 from tests.core.change_factory import change, event_1201
 from tests.scaleout.fakes import CountingLL2, OneTokenDiscord, serve_ll2
-from tests.scaleout.support import Proc, fresh_database, spawn_harness, stop, until, wait_ready
+from tests.scaleout.support import (
+    Proc,
+    fresh_database,
+    harness_env,
+    spawn_harness,
+    stop,
+    until,
+    wait_ready,
+)
 from tests.services.delivery.fake_discord import TOKEN
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -83,16 +91,15 @@ async def _start(
     procs = [
         await spawn_harness(
             shard,
-            {
-                "SPACECAST_DATABASE__URL": db_url,
-                "SPACECAST_LL2__BASE_URL": ll2.base_url(f"p{shard}"),
-                "SPACECAST_DISCORD__API_BASE_URL": discord_url,
-                "SPACECAST_DISCORD__TOKEN": TOKEN,  # one bot, one token, one global limit
-                "SPACECAST_DISCORD__SHARD_COUNT": str(shards),
-                "SPACECAST_DISCORD__SHARD_IDS": f"[{shard}]",
-                "SPACECAST_DELIVERY__GLOBAL_RATE_PER_SECOND": str(RATE),
-                "SPACECAST_HEALTH__HEARTBEAT_FILE": str(tmp / f"heartbeat-{shard}"),
-            },
+            harness_env(
+                db_url,
+                ll2.base_url(f"p{shard}"),
+                discord_url,
+                token=TOKEN,  # one bot, one token, one global limit
+                heartbeat=tmp / f"heartbeat-{shard}",
+                shard=(shard, shards),
+                SPACECAST_DELIVERY__GLOBAL_RATE_PER_SECOND=str(RATE),
+            ),
             tmp / f"shard-{shard}.log",
         )
         for shard in range(shards)

@@ -29,6 +29,7 @@ from bot.store import open_store, schema
 from tests.scaleout.fakes import CountingLL2, MultiTokenDiscord, serve_ll2
 from tests.scaleout.support import (
     baseline_done,
+    harness_env,
     hot_event,
     spawn_harness,
     stop,
@@ -81,14 +82,14 @@ async def test_reminder_once_on_time_across_a_sigkill_and_never_for_a_slipped_da
         fake = await stack.enter_async_context(
             MultiTokenDiscord([TOKEN], global_limit=None, channel_limit=None)
         )
-        settings = {
-            "SPACECAST_DATABASE__URL": db_url,
-            "SPACECAST_LL2__BASE_URL": ll2.base_url("p0"),
-            "SPACECAST_LL2__REQUESTS_PER_HOUR": str(ll2.request_limit),
-            "SPACECAST_DISCORD__API_BASE_URL": fake.base_url,
-            "SPACECAST_DISCORD__TOKEN": TOKEN,
-            "SPACECAST_HEALTH__HEARTBEAT_FILE": str(tmp_path / "heartbeat"),
-        }
+        settings = harness_env(
+            db_url,
+            ll2.base_url("p0"),
+            fake.base_url,
+            token=TOKEN,
+            heartbeat=tmp_path / "heartbeat",
+            requests_per_hour=ll2.request_limit,
+        )
         log_path = tmp_path / "bot.log"
         first = await spawn_harness(0, settings, log_path)
         stack.push_async_callback(stop, first)

@@ -45,6 +45,7 @@ from tests.scaleout.support import (
     Proc,
     baseline_done,
     fresh_database,
+    harness_env,
     hot_event,
     spawn_harness,
     stop,
@@ -97,16 +98,15 @@ def _add_update(event: dict[str, Any], update_id: int, comment: str) -> dict[str
 async def spawn(shard: int, db_url: str, ll2: CountingLL2, discord_url: str, workdir: Path) -> Proc:
     return await spawn_harness(
         shard,
-        {
-            "SPACECAST_DATABASE__URL": db_url,
-            "SPACECAST_LL2__BASE_URL": ll2.base_url(f"p{shard}"),
-            "SPACECAST_LL2__REQUESTS_PER_HOUR": str(ll2.request_limit),
-            "SPACECAST_DISCORD__API_BASE_URL": discord_url,
-            "SPACECAST_DISCORD__TOKEN": TOKENS[shard],
-            "SPACECAST_DISCORD__SHARD_COUNT": str(SHARDS),
-            "SPACECAST_DISCORD__SHARD_IDS": f"[{shard}]",
-            "SPACECAST_HEALTH__HEARTBEAT_FILE": str(workdir / f"heartbeat-{shard}"),
-        },
+        harness_env(
+            db_url,
+            ll2.base_url(f"p{shard}"),
+            discord_url,
+            token=TOKENS[shard],
+            heartbeat=workdir / f"heartbeat-{shard}",
+            requests_per_hour=ll2.request_limit,
+            shard=(shard, SHARDS),
+        ),
         workdir / f"shard-{shard}.log",
     )
 

@@ -25,10 +25,16 @@ discord.py, the same global rate limit and invalid-request counting) with:
     editing or deleting the bot's own event CREATE_EVENTS or MANAGE_EVENTS; listing needs none.
     ``forbid(guild)`` takes them away: 403 code 50013.
 - 404 code 10070 (Unknown Guild Scheduled Event) for an unknown event.
+
+The crash window of a create, for real processes: ``hold_next_create()`` makes the next create
+*apply* (the event is stored, as Discord stores it) and then leaves the HTTP response unsent
+until ``release()``, so the caller has Discord's event and never learns its id. ``copies=2``
+applies it twice, as a create Discord received twice would (two events with the same marker).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,6 +111,28 @@ class FakeDiscordEvents(FakeDiscord):
         self.forbidden: set[int] = set()
         self.event_requests: Counter[str] = Counter()  # "POST", "PATCH", ... on these routes
         self.on_event_created: Callable[[StoredEvent], None] | None = None
+        self.held: list[StoredEvent] = []  # creates applied whose answer is being held
+        self._hold_copies: int | None = None  # the next create: applied this often, then held
+        self._released = asyncio.Event()
+
+    def hold_next_create(self, *, copies: int = 1) -> None:
+        """Apply the next valid create ``copies`` times (each a separate event), then hold its
+        HTTP response until :meth:`release`: the crash window between Discord's answer and
+        the caller's record of it."""
+        if copies < 1:
+            raise ValueError("copies must be at least 1")
+        self._hold_copies = copies
+        self._released.clear()
+
+    def release(self) -> None:
+        """Answer the held creates (to whoever still listens) and hold nothing more."""
+        self._hold_copies = None
+        self._released.set()
+
+    async def close(self) -> None:
+        """Answer held creates first: the server's shutdown waits for running handlers."""
+        self.release()
+        await super().close()
 
     def forbid(self, guild_id: int) -> None:
         """Take Create Events and Manage Events away from the bot in ``guild_id``."""
@@ -210,18 +238,31 @@ class FakeDiscordEvents(FakeDiscord):
             return self._invalid("scheduled_end_time: Must be after the start time.")
         if len(self.in_guild(guild_id)) >= GUILD_LIMIT:
             return self._error(400, 30038)
-        event = StoredEvent(
-            id=self._snowflake(),
-            guild_id=guild_id,
-            name=body["name"],
-            description=body.get("description"),
-            location=body["entity_metadata"]["location"],
-            start=start,
-            end=end,
-        )
-        self.events[event.id] = event
-        if self.on_event_created is not None:
-            self.on_event_created(event)
+        hold, self._hold_copies = self._hold_copies, None
+        copies = 1 if hold is None else hold
+        created = [
+            StoredEvent(
+                id=self._snowflake(),
+                guild_id=guild_id,
+                name=body["name"],
+                description=body.get("description"),
+                location=body["entity_metadata"]["location"],
+                start=start,
+                end=end,
+            )
+            for _ in range(copies)
+        ]
+        for event in created:
+            self.events[event.id] = event
+            if self.on_event_created is not None:
+                self.on_event_created(event)
+        event = created[0]  # the answer names the first
+        if hold is not None:
+            self.held.extend(created)
+            self._poke()
+            # aiohttp (handler_cancellation off, its default) does not cancel a handler whose
+            # client went away: after a SIGKILL this waits for release() (close() calls it).
+            await self._released.wait()
         return self._ok(event.json())
 
     async def _edit(self, request: web.Request) -> web.Response:
