@@ -290,12 +290,14 @@ class BotScheduler:
             await retire_cards(self._store, now)  # live cards of items long past: final edit
             # Finished scheduled events: Discord no longer lists them, nothing reads them.
             events = await self._store.prune_calendar_events(now - OUTBOX_RETENTION)
+            cards = await self._store.prune_cards(now - SNAPSHOT_RETENTION)
             log.info(
                 "housekeeping",
                 extra={
                     "pruned_snapshots": snapshots,
                     "pruned_outbox": outbox,
                     "pruned_calendar_events": events,
+                    "pruned_cards": cards,
                 },
             )
         except Exception as exc:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, select, update
+from sqlalchemy import Row, and_, delete, func, select, update
 
 from bot.core.cards import CardState, FreezeReason
 from bot.store import schema
@@ -200,3 +200,16 @@ class CardQueries(StoreBase):
         async with self._read() as conn:
             rows = await conn.execute(select(_C.c.state).where(_C.c.frozen.is_(False)))
             return [CardState.model_validate_json(r.state) for r in rows]
+
+    async def prune_cards(self, before: datetime) -> int:
+        """Forget frozen cards last changed before ``before``; return how many.
+
+        Called with the snapshots' retention: once an item's snapshot is pruned it can only
+        come back as a new item, and a new item long past its date alerts nobody, so a frozen
+        card that old is never needed again. Live cards are kept whatever their age.
+        """
+        require_aware(before, "before")
+        stmt = delete(_C).where(_C.c.frozen.is_(True), _C.c.updated_at < before)
+        async with self._write() as conn:
+            result = await conn.execute(stmt)
+        return int(result.rowcount)

@@ -302,3 +302,18 @@ async def test_a_card_whose_item_ll2_no_longer_lists_gets_a_final_edit(rig: Rig)
     assert card.edits == 1
     rig.ll2.launches.append(removed)
     assert await retire_cards(rig.store, rig.clock.now()) == 0  # final: nothing more
+
+
+async def test_only_frozen_cards_are_pruned_and_only_once_old(rig: Rig) -> None:
+    """Housekeeping forgets a frozen card after the snapshots' retention; a live card stays."""
+    await new_update(rig, 1)
+    await rig.deliver()
+    later = rig.clock.now() + timedelta(days=31)
+    assert await rig.store.prune_cards(later) == 0  # live: kept however old
+    rig.ll2.launches.pop()
+    rig.clock.advance(timedelta(minutes=5))
+    await rig.poll()
+    assert await retire_cards(rig.store, rig.clock.now()) == 1  # now frozen (final)
+    assert await rig.store.prune_cards(rig.clock.now()) == 0  # too recent
+    assert await rig.store.prune_cards(later) == 1
+    assert await rig.store.get_card(CARD_CH, "launch:4f8e2b6d-1c3a-4e7b-9d25-6a0c8b3f5e91") is None
