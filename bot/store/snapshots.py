@@ -51,14 +51,18 @@ class SnapshotQueries(StoreBase):
         The poller compares this text with the new snapshot's JSON first: an identical item
         (most of every poll) then costs neither parsing nor diffing.
         """
-        found: dict[SnapshotKey, str] = {}
+        return {key: str(value) for key, value in (await self._by_key(keys, _S.c.data)).items()}
+
+    async def _by_key(self, keys: Iterable[SnapshotKey], column: Any) -> dict[SnapshotKey, Any]:
+        """One column of the stored rows for ``keys`` (missing keys are absent)."""
+        found: dict[SnapshotKey, Any] = {}
         async with self._read() as conn:
             for source, part in _id_chunks(keys):
-                stmt = select(_S.c.item_id, _S.c.data).where(
+                stmt = select(_S.c.item_id, column).where(
                     _S.c.source == source.value, _S.c.item_id.in_(part)
                 )
-                for row in await conn.execute(stmt):
-                    found[(source, row.item_id)] = row.data
+                for item_id, value in await conn.execute(stmt):
+                    found[(source, item_id)] = value
         return found
 
     async def touch_snapshots(self, keys: Iterable[SnapshotKey], seen_at: datetime) -> None:
@@ -88,15 +92,7 @@ class SnapshotQueries(StoreBase):
 
     async def last_seen_times(self, keys: Iterable[SnapshotKey]) -> dict[SnapshotKey, datetime]:
         """When each of ``keys`` was last in an LL2 answer (unknown keys are left out)."""
-        found: dict[SnapshotKey, datetime] = {}
-        async with self._read() as conn:
-            for source, part in _id_chunks(keys):
-                stmt = select(_S.c.item_id, _S.c.last_seen_at).where(
-                    _S.c.source == source.value, _S.c.item_id.in_(part)
-                )
-                for row in await conn.execute(stmt):
-                    found[(source, row.item_id)] = row.last_seen_at
-        return found
+        return await self._by_key(keys, _S.c.last_seen_at)
 
     async def get_snapshot(self, source: Source, item_id: str) -> Snapshot | None:
         """One snapshot, or None if the item was never seen (or was pruned)."""
