@@ -36,6 +36,7 @@ from bot.core.cards import CardState, plan_card, render_card, render_pointer  # 
 from bot.core.changes import Change, ChangeKind  # noqa: E402
 from bot.core.models import Event, Launch  # noqa: E402
 from bot.core.render import MessageData, render_message, render_reminder  # noqa: E402
+from bot.core.schedule import EventFields, fields_for  # noqa: E402
 from bot.core.snapshot import (  # noqa: E402
     Snapshot,
     UpdateRef,
@@ -96,6 +97,21 @@ a { color: #00a8fc; text-decoration: none; }
            font-weight: 500; }
 .quote { border-left: 4px solid #4e5058; padding-left: 8px; }
 .caption { color: #949ba4; font-size: 12px; padding: 10px 16px 0 72px; }
+.events { padding: 12px 16px; }
+.events h2 { color: #f2f3f5; font-size: 16px; margin: 0 0 12px 0; }
+.event { background: #2b2d31; border-radius: 8px; margin-bottom: 12px; overflow: hidden; }
+.cover { height: 120px; background: #4e5058; color: #949ba4; font-size: 12px;
+         text-align: center; line-height: 120px; }
+.einner { padding: 12px 16px; }
+.when { color: #b5bac1; font-size: 13px; font-weight: 600; }
+.when.live { color: #23a55a; }
+.ename { color: #f2f3f5; font-size: 18px; font-weight: 700; margin-top: 4px; }
+.where { color: #b5bac1; font-size: 14px; margin-top: 6px; }
+.edesc { font-size: 14px; margin-top: 8px; white-space: pre-line; color: #b5bac1; }
+.erow { display: flex; gap: 8px; margin-top: 12px; align-items: center; }
+.interested { background: #4e5058; color: #f2f3f5; border-radius: 3px; padding: 2px 14px;
+              font-size: 14px; line-height: 28px; }
+.count { color: #949ba4; font-size: 13px; }
 """
 
 
@@ -328,7 +344,39 @@ def samples() -> dict[str, list[str]]:
     reminder = render_reminder(base, 10, [ROLE])
     VIEW[0] = base.date - timedelta(minutes=10)
     pictures["reminder"] = [message_html(reminder)]
+    pictures["calendar"] = calendar_blocks()
     return pictures
+
+
+def event_html(fields: EventFields, *, live: bool, cover: bool, interested: int) -> str:
+    """One entry of a server's Events list as Discord shows it (dark theme)."""
+    if live:
+        when = '<div class="when live">● Happening now</div>'
+    else:
+        start = fields.start
+        when = f'<div class="when">📅 {start:%a} {start.day} {start:%b} · {start:%H:%M}</div>'
+    banner = '<div class="cover">cover image: the item\'s LL2 image</div>' if cover else ""
+    return (
+        f'<div class="event">{banner}<div class="einner">{when}'
+        f'<div class="ename">{html.escape(fields.name)}</div>'
+        f'<div class="where">🔗 <a>{html.escape(fields.location)}</a></div>'
+        f'<div class="edesc">{html.escape(fields.description)}</div>'
+        f'<div class="erow"><span class="interested">🔔 Interested</span>'
+        f'<span class="count">{interested} interested</span></div></div></div>'
+    )
+
+
+def calendar_blocks() -> list[str]:
+    """The server's Events list with the bot's events for the launch and the docking."""
+    rocket, docking = launch(), event()
+    assert rocket.date is not None
+    assert docking.date is not None
+    live_docking = docking.model_copy(update={"webcast_live": True})
+    entries = [
+        event_html(fields_for(live_docking, docking.date), live=True, cover=True, interested=41),
+        event_html(fields_for(rocket, rocket.date), live=False, cover=True, interested=187),
+    ]
+    return ['<div class="events"><h2>Events</h2>' + "".join(entries) + "</div>"]
 
 
 def chromium() -> str:
