@@ -254,7 +254,8 @@ class CalendarJobSettings(_Section):
     # bound stops a typo from asking for a body of hundreds of MiB per guild.
     cover_max_bytes: int = Field(default=1024 * 1024, gt=0, le=8 * 1024 * 1024)
     # The whole fetch of one image, redirects included: the calendar waits at most this long.
-    cover_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    # At most 10 s: a create checked 30 s ahead of its start must still reach Discord in time.
+    cover_timeout_seconds: float = Field(default=5.0, gt=0, le=10)
 
     @field_validator("cover_hosts")
     @classmethod

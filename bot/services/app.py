@@ -135,6 +135,11 @@ class AppServices:
         return self._lease
 
     @property
+    def covers(self) -> CoverFetcher | None:
+        """The calendar's cover fetcher (None before :meth:`start`, or with covers off)."""
+        return self._covers
+
+    @property
     def metrics_server(self) -> metrics.MetricsServer | None:
         """The ``/metrics`` endpoint, when ``metrics.listen`` is set."""
         return self._metrics

@@ -127,6 +127,9 @@ class CoverFetcher:
         self._cache: OrderedDict[str, str] = OrderedDict()
         self._cached_bytes = 0
         self._unavailable: OrderedDict[str, datetime] = OrderedDict()
+        # policy() runs once per guild per tick: its answer is kept until something changes.
+        self._policy: CoverPolicy | None = None
+        self._policy_until: datetime | None = None
         self._lock = asyncio.Lock()
         self.downloads = 0  # GETs that started (redirect hops not counted), for logs and tests
 
@@ -138,9 +141,13 @@ class CoverFetcher:
     def policy(self) -> CoverPolicy:
         """See :meth:`CoverSource.policy`."""
         now = self._clock()
+        if self._policy is not None and (self._policy_until is None or now < self._policy_until):
+            return self._policy
         for url in [u for u, until in self._unavailable.items() if until <= now]:
             del self._unavailable[url]
-        return CoverPolicy(self._hosts, frozenset(self._unavailable))
+        self._policy = CoverPolicy(self._hosts, frozenset(self._unavailable))
+        self._policy_until = min(self._unavailable.values(), default=None)
+        return self._policy
 
     async def image(self, urls: Sequence[str]) -> tuple[str, str] | None:
         """See :meth:`CoverSource.image`."""
@@ -200,6 +207,7 @@ class CoverFetcher:
         self._unavailable.move_to_end(url)
         while len(self._unavailable) > NEGATIVE_LIMIT:
             self._unavailable.popitem(last=False)
+        self._policy = None
         log.warning(
             "cover image not used (%s); events go without it, retried in %d min",
             exc.reason,
