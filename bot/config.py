@@ -235,8 +235,14 @@ class FeedSettings(_Section):
         return value
 
 
-class CalendarConfig(_Section):
-    """The server calendar (Discord scheduled events) job."""
+def _default_cover_hosts() -> list[str]:
+    from bot.core.schedule import DEFAULT_COVER_HOSTS
+
+    return sorted(DEFAULT_COVER_HOSTS)
+
+
+class CalendarJobSettings(_Section):
+    """The server calendar job (Discord scheduled events): its pace and cover images."""
 
     # Scheduled-event requests per second, every guild together, at most Discord's global
     # 50/s per token (Discord docs, "Rate Limits": "All bots can make up to 50 requests per
@@ -244,6 +250,37 @@ class CalendarConfig(_Section):
     # per_second): the default takes under half, so a slip in 1,000 calendars does not hold
     # the alerts back.
     requests_per_second: float = Field(default=20.0, gt=0, le=50)
+
+    # Upload a cover image (the item's LL2 image, else its thumbnail) with each event.
+    covers: bool = True
+    # Hosts cover images may be fetched from (https only; host or host:port). Env:
+    # SPACECAST_CALENDAR__COVER_HOSTS as JSON.
+    cover_hosts: list[str] = Field(default_factory=_default_cover_hosts)
+    # Larger images are not used (the thumbnail is tried instead). Discord documents no limit
+    # for image data; the bytes go out in every guild's request, so keep this small. The
+    # bound stops a typo from asking for a body of hundreds of MiB per guild.
+    cover_max_bytes: int = Field(default=1024 * 1024, gt=0, le=8 * 1024 * 1024)
+    # The whole fetch of one image, redirects included: the calendar waits at most this long.
+    # At most 10 s: a create checked 30 s ahead of its start must still reach Discord in time.
+    cover_timeout_seconds: float = Field(default=5.0, gt=0, le=10)
+
+    @field_validator("cover_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        from bot.core.schedule import cover_host
+
+        hosts: list[str] = []
+        for entry in value:
+            host = cover_host(entry)
+            if host is None:
+                raise ValueError(
+                    f"{entry!r} is not a host name (write host or host:port, without "
+                    "https:// or a path)"
+                )
+            hosts.append(host)
+        if not hosts:
+            raise ValueError("must list at least one host (or set calendar.covers: false)")
+        return hosts
 
 
 class MetricsSettings(_Section):
@@ -276,7 +313,7 @@ class Settings(BaseSettings):
     polling: PollingSettings = Field(default_factory=PollingSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     feed: FeedSettings = Field(default_factory=FeedSettings)
-    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
+    calendar: CalendarJobSettings = Field(default_factory=CalendarJobSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
 

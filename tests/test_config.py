@@ -69,6 +69,20 @@ def test_spacecast_config_env_names_the_file(
         ("database:\n  url: mysql://x\n", "database.url: must start with sqlite+aiosqlite://"),
         ("ll2: [\n", "unreadable YAML (line 2, column 1)"),
         ("- just\n- a list\n", "(top level): must be a mapping of sections"),
+        (
+            "calendar:\n  cover_hosts: [https://images.example/x]\n",
+            "calendar.cover_hosts: 'https://images.example/x' is not a host name",
+        ),
+        (
+            "calendar:\n  cover_hosts: []\n",
+            "calendar.cover_hosts: must list at least one host (or set calendar.covers: false)",
+        ),
+        ("calendar:\n  cover_max_bytes: 0\n", "calendar.cover_max_bytes: must be a positive"),
+        (
+            "calendar:\n  cover_max_bytes: 100000000\n",
+            "calendar.cover_max_bytes: input should be less than or equal to 8388608",
+        ),
+        ("calendar:\n  covers: maybe\n", "calendar.covers: must be true or false"),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -199,3 +213,12 @@ def test_environment_overrides_lists_only_setting_keys(monkeypatch: pytest.Monke
     assert environment_overrides() == []
     monkeypatch.setenv("SPACECAST_LL2__REQUESTS_PER_HOUR", "30")
     assert environment_overrides() == ["ll2.requests_per_hour"]
+
+
+def test_cover_hosts_are_canonical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cover hosts are lower-cased with a default :443 dropped; the environment takes JSON."""
+    path = _write(tmp_path, "calendar:\n  cover_hosts: [Images.Example:443, cdn.example:8443]\n")
+    assert load_settings(path).calendar.cover_hosts == ["images.example", "cdn.example:8443"]
+    assert Settings().calendar.cover_hosts == ["thespacedevs-prod.nyc3.digitaloceanspaces.com"]
+    monkeypatch.setenv("SPACECAST_CALENDAR__COVER_HOSTS", '["other.example"]')
+    assert load_settings(path).calendar.cover_hosts == ["other.example"]

@@ -89,10 +89,11 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-def create_payload(fields: EventFields) -> dict[str, Any]:
+def create_payload(fields: EventFields, image: str | None = None) -> dict[str, Any]:
     """The JSON body that creates an EXTERNAL event: ``channel_id`` null, the location in
-    ``entity_metadata`` and a ``scheduled_end_time``, as Discord requires for that type."""
-    return {
+    ``entity_metadata`` and a ``scheduled_end_time``, as Discord requires for that type; with
+    ``image`` (Discord's image data, a ``data:image/...;base64,...`` URI) as its cover."""
+    payload: dict[str, Any] = {
         "name": fields.name,
         "description": fields.description,
         "privacy_level": GUILD_ONLY,
@@ -102,19 +103,26 @@ def create_payload(fields: EventFields) -> dict[str, Any]:
         "scheduled_start_time": iso(fields.start),
         "scheduled_end_time": iso(fields.end),
     }
+    if image is not None:
+        payload["image"] = image
+    return payload
 
 
-def edit_payload(fields: EventFields, changed: tuple[str, ...]) -> dict[str, Any]:
-    """The JSON body of a PATCH that sets only the ``changed`` fields."""
-    full = create_payload(fields)
+def edit_payload(
+    fields: EventFields, changed: tuple[str, ...], image: str | None = None
+) -> dict[str, Any]:
+    """The JSON body of a PATCH that sets only the ``changed`` fields; a changed ``cover`` is
+    sent as ``image`` when there is image data for it, else left out."""
+    full = create_payload(fields, image)
     names = {
         "name": "name",
         "description": "description",
         "location": "entity_metadata",
         "start": "scheduled_start_time",
         "end": "scheduled_end_time",
+        "cover": "image",
     }
-    return {names[c]: full[names[c]] for c in changed}
+    return {names[c]: full[names[c]] for c in changed if names[c] in full}
 
 
 def classify(exc: Exception) -> CalendarError | None:

@@ -38,6 +38,7 @@ from bot.discord_ui.traffic import budget_trace
 from bot.ll2 import LL2Client
 from bot.services import metrics
 from bot.services.calendar import CalendarJob
+from bot.services.covers import CoverFetcher
 from bot.services.delivery.budget import SendBudget, budget_for
 from bot.services.delivery.notices import AdminNotifier, CachedSystemChannels
 from bot.services.delivery.owner import owner_for
@@ -118,6 +119,7 @@ class AppServices:
         self._scheduler: BotScheduler | None = None
         self._lease: PollerLease | None = None
         self._metrics: metrics.MetricsServer | None = None
+        self._covers: CoverFetcher | None = None
         self._leading = False
         # The claim owner and the send budget exist before the Discord client does: the
         # client's HTTP trace (``http_trace``) paces every request through the budget.
@@ -131,6 +133,11 @@ class AppServices:
     def lease(self) -> PollerLease | None:
         """The poller lease (None before :meth:`start`)."""
         return self._lease
+
+    @property
+    def covers(self) -> CoverFetcher | None:
+        """The calendar's cover fetcher (None before :meth:`start`, or with covers off)."""
+        return self._covers
 
     @property
     def metrics_server(self) -> metrics.MetricsServer | None:
@@ -202,6 +209,13 @@ class AppServices:
             return None
 
         calendar_rate = settings.calendar.requests_per_second
+        if settings.calendar.covers:
+            self._covers = CoverFetcher(
+                settings.calendar.cover_hosts,
+                max_bytes=settings.calendar.cover_max_bytes,
+                timeout_seconds=settings.calendar.cover_timeout_seconds,
+                clock=utc_now,
+            )
         calendar_job = CalendarJob(
             store,
             DiscordScheduledEvents(bot, rate=calendar_rate),
@@ -210,6 +224,7 @@ class AppServices:
             shards=shards,
             # A run sends what the pacer allows in one tick, so it ends before the next tick.
             max_actions=max(1, int(calendar_rate * timings.poll_tick_seconds)),
+            covers=self._covers,
         )
 
         async def calendar() -> object:
@@ -243,7 +258,7 @@ class AppServices:
 
     async def stop(self) -> None:
         """Stop scheduling, hand the poller lease on, let in-flight sends finish (bounded),
-        close the LL2 client and the metrics endpoint."""
+        close the LL2 client, the cover fetcher and the metrics endpoint."""
         if self._scheduler is not None:
             self._scheduler.shutdown()
         if self._lease is not None:
@@ -260,6 +275,9 @@ class AppServices:
                 await self._worker_task
         if self._client is not None:
             await self._client.aclose()
+        if self._covers is not None:
+            await self._covers.aclose()
+            self._covers = None
         if self._metrics is not None:
             self._metrics.close()
             self._metrics = None

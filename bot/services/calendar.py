@@ -19,6 +19,12 @@ Errors: a 403 disables the guild's calendar with Discord's reason after that one
 403 counts towards Discord's invalid-request ban); 404 Unknown Scheduled Event forgets the
 event; another 4xx holds that item back for an hour and re-lists the guild; a transient error
 re-lists the guild before its next request.
+
+Covers (with a :class:`~bot.services.covers.CoverSource`): a create, and an update whose cover
+changed, carry the chosen source's image data; a source that cannot be fetched means no cover
+for now (the create still goes; an edit of the cover alone is not sent), and the event records
+the source it shows. Discord lists only an image hash, so adoption keeps the recorded source
+when the event id matches and Discord still shows an image (see :func:`entry_from_discord`).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from functools import partial
 from typing import Any
 
 from bot.core.schedule import (
+    ADOPTED_COVER,
     GUILD_EVENT_LIMIT,
     LIVE_STATUSES,
     Action,
@@ -54,6 +61,7 @@ from bot.discord_ui.scheduled_events import (
     create_payload,
     edit_payload,
 )
+from bot.services.covers import CoverSource
 from bot.store import ShardSpec, Store
 
 log = logging.getLogger("bot.calendar")
@@ -110,7 +118,13 @@ def _parse_time(value: Any) -> datetime:
 
 
 def entry_from_discord(item_ref: str, event: dict[str, Any]) -> Entry:
-    """An :class:`Entry` holding what Discord says about one of the bot's events."""
+    """An :class:`Entry` holding what Discord says about one of the bot's events.
+
+    Discord gives a cover only as an image hash, never its source: an event with one gets the
+    cover :data:`~bot.core.schedule.ADOPTED_COVER` (it counts as showing the item's current
+    choice, so adopting it uploads nothing), one without gets None. The adapter keeps the
+    recorded source instead wherever it has one (same event id, image still there).
+    """
     metadata = event.get("entity_metadata") or {}
     start = _parse_time(event["scheduled_start_time"])
     end_raw = event.get("scheduled_end_time")
@@ -124,6 +138,7 @@ def entry_from_discord(item_ref: str, event: dict[str, Any]) -> Entry:
             location=str(metadata.get("location") or ""),
             start=start,
             end=_parse_time(end_raw) if end_raw else start,
+            cover=ADOPTED_COVER if event.get("image") else None,
         ),
     )
 
@@ -141,8 +156,10 @@ class CalendarJob:
         shards: ShardSpec | None = None,
         max_actions: int = 100,
         concurrency: int = DEFAULT_CONCURRENCY,
+        covers: CoverSource | None = None,
     ) -> None:
         self._store = store
+        self._covers = covers  # None: covers off (none uploaded, existing ones left alone)
         self._discord = discord
         self._clock = clock
         self._quiet = quiet_period
@@ -223,6 +240,7 @@ class CalendarJob:
                 now,
                 quiet_period=self._quiet,
                 room=GUILD_EVENT_LIMIT - self._others.get(guild, 0),
+                covers=None if self._covers is None else self._covers.policy(),
             )
             await self._record_holds(guild, mine, plan)
             for entry in mine:
@@ -282,12 +300,15 @@ class CalendarJob:
         }
         if held != recorded:
             await self._store.set_holds(guild, plan.holds)
+        if plan.adopted_covers:  # adopted events' covers, as the planner read them
+            await self._store.set_covers(guild, plan.adopted_covers)
 
     async def _sync(
         self, settings: CalendarSettings, mine: list[Entry], report: CalendarReport
     ) -> list[Entry]:
         """List the guild at Discord, adopt the bot's events, delete duplicates; return the
-        entries as Discord holds them."""
+        entries as Discord holds them (an event the bot recorded keeps its recorded cover
+        source while Discord still shows an image, so a restart re-uploads nothing)."""
         guild = settings.guild_id
         events = await self._discord.list_events(guild)
         report.requests += 1
@@ -321,8 +342,10 @@ class CalendarJob:
             if keep is not None:
                 adopted = entry_from_discord(ref, keep)
                 if entry is not None and entry.event_id == adopted.event_id:
+                    cover = entry.fields.cover if adopted.fields.cover is not None else None
                     adopted = replace(
                         adopted,
+                        fields=replace(adopted.fields, cover=cover),
                         pending_start=entry.pending_start,
                         pending_since=entry.pending_since,
                     )
@@ -357,7 +380,9 @@ class CalendarJob:
             if action.kind is ActionKind.CREATE and fields is not None:
                 if fields.start <= now + SEND_MARGIN:
                     return True  # too late to create; the next run plans again
-                event = await self._discord.create_event(guild, create_payload(fields))
+                image, source = await self._cover(action, fields)
+                fields = replace(fields, cover=source)
+                event = await self._discord.create_event(guild, create_payload(fields, image))
                 report.requests += 1
                 entry = Entry(action.item_ref, int(event["id"]), Status.SCHEDULED, fields)
                 await self._store.record_event(guild, entry, now=now)
@@ -369,13 +394,16 @@ class CalendarJob:
             elif action.kind is ActionKind.UPDATE and fields is not None and action.event_id:
                 if "start" in action.changed and fields.start <= now + SEND_MARGIN:
                     return True
+                image, source = await self._cover(action, fields)
+                if image is None and action.changed == ("cover",):
+                    return True  # no usable cover after all: nothing to send
                 event = await self._discord.edit_event(
-                    guild, action.event_id, edit_payload(fields, action.changed)
+                    guild, action.event_id, edit_payload(fields, action.changed, image)
                 )
                 report.requests += 1
-                await self._store.record_event(
-                    guild, entry_from_discord(action.item_ref, event), now=now
-                )
+                edited = entry_from_discord(action.item_ref, event)
+                edited = replace(edited, fields=replace(edited.fields, cover=source))
+                await self._store.record_event(guild, edited, now=now, keep_cover=image is None)
             elif action.kind in (ActionKind.START, ActionKind.END) and action.event_id:
                 status = Status.ACTIVE if action.kind is ActionKind.START else Status.COMPLETED
                 event = await self._discord.edit_event(
@@ -383,7 +411,7 @@ class CalendarJob:
                 )
                 report.requests += 1
                 await self._store.record_event(
-                    guild, entry_from_discord(action.item_ref, event), now=now
+                    guild, entry_from_discord(action.item_ref, event), now=now, keep_cover=True
                 )
             elif action.kind is ActionKind.DELETE and action.event_id:
                 await self._discord.delete_event(guild, action.event_id)
@@ -394,6 +422,16 @@ class CalendarJob:
             return await self._failed(settings, action, exc, report)
         report.applied.add(action.kind.value)
         return True
+
+    async def _cover(self, action: Action, fields: EventFields) -> tuple[str | None, str | None]:
+        """``(image data, its source)`` when ``action`` sets a cover and one of its sources
+        can be used; ``(None, None)`` otherwise (never an error: a cover is optional)."""
+        if self._covers is None or fields.cover is None:
+            return None, None
+        if action.kind is ActionKind.UPDATE and "cover" not in action.changed:
+            return None, None
+        found = await self._covers.image((fields.cover, *action.cover_fallbacks))
+        return (None, None) if found is None else (found[1], found[0])
 
     async def _failed(
         self,

@@ -54,6 +54,7 @@ def _entry(row: Row[Any]) -> Entry:
             location=row.location,
             start=row.start_at,
             end=row.end_at,
+            cover=row.cover_url,
         ),
         pending_start=row.pending_start,
         pending_since=row.pending_since,
@@ -139,10 +140,19 @@ class CalendarQueries(StoreBase):
         return found
 
     async def record_event(
-        self, guild_id: int, entry: Entry, *, now: datetime | None = None
+        self,
+        guild_id: int,
+        entry: Entry,
+        *,
+        now: datetime | None = None,
+        keep_cover: bool = False,
     ) -> None:
-        """Store (or replace) the bot's event for ``(guild_id, entry.item_ref)``."""
-        values = {
+        """Store (or replace) the bot's event for ``(guild_id, entry.item_ref)``.
+
+        ``keep_cover``: the entry comes from Discord's answer, which names no cover source, so
+        an existing row keeps its recorded one (a new row takes ``entry.fields.cover``).
+        """
+        values: dict[str, Any] = {
             "event_id": entry.event_id,
             "status": int(entry.status),
             "name": entry.fields.name,
@@ -154,9 +164,10 @@ class CalendarQueries(StoreBase):
             "pending_since": entry.pending_since,
             "updated_at": _at(now),
         }
-        stmt = self._upsert(_E, ["guild_id", "item_ref"], values).values(
-            guild_id=guild_id, item_ref=entry.item_ref, **values
-        )
+        cover = {"cover_url": entry.fields.cover}
+        stmt = self._upsert(
+            _E, ["guild_id", "item_ref"], values if keep_cover else values | cover
+        ).values(guild_id=guild_id, item_ref=entry.item_ref, **values, **cover)
         async with self._write() as conn:
             await conn.execute(stmt)
 
@@ -183,6 +194,17 @@ class CalendarQueries(StoreBase):
         )
         async with self._write() as conn:
             await conn.execute(stmt)
+
+    async def set_covers(self, guild_id: int, covers: Iterable[tuple[str, str]]) -> None:
+        """Record ``(item_ref, url)``: the cover source of each of the guild's events (the
+        planner's reading of adopted covers, see :mod:`bot.core.schedule.cover`)."""
+        async with self._write() as conn:
+            for item_ref, url in covers:
+                await conn.execute(
+                    update(_E)
+                    .where(_E.c.guild_id == guild_id, _E.c.item_ref == item_ref)
+                    .values(cover_url=url)
+                )
 
     async def set_holds(self, guild_id: int, holds: Iterable[Hold]) -> None:
         """Record the held date edits of one guild; every other row's hold is cleared."""

@@ -105,12 +105,21 @@ def _subscription_style_and_cards(conn: Connection) -> None:
     schema.cards.create(conn, checkfirst=True)
 
 
+def _calendar_covers(conn: Connection) -> None:
+    """Version 6 (issue 15): the bot's scheduled events remember their cover's source URL.
+
+    Nullable, and NULL means "no cover": existing events get their cover at the next run, once.
+    """
+    _add_column(conn, "calendar_events", schema.calendar_events.c.cover_url)
+
+
 MIGRATIONS: list[tuple[int, MigrationStep]] = [
     (1, _baseline),
     (2, _outbox_claims_and_deadlines),
     (3, _subscription_reminders),
     (4, _calendar),
     (5, _subscription_style_and_cards),
+    (6, _calendar_covers),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

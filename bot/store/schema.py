@@ -249,6 +249,9 @@ calendar_events = Table(
     # A date edit held by the quiet period: the new start, and when it was first seen.
     Column("pending_start", UTCDateTime, nullable=True),
     Column("pending_since", UTCDateTime, nullable=True),
+    # The source URL of the cover image Discord shows (NULL: none); schema version 6. Discord
+    # only returns an image hash, so this is how an unchanged LL2 image is never re-uploaded.
+    Column("cover_url", Text, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_calendar_events_event_id", "event_id"),
 )

@@ -19,7 +19,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from bot.cli.health_cmd import health
-from bot.config import Settings
+from bot.config import CalendarJobSettings, Settings
 from bot.core.snapshot import Source
 from bot.services.app import AppServices, Timings, shard_spec
 from bot.services.leader import AlwaysLeader
@@ -128,6 +128,32 @@ async def test_run_logs_the_baseline(
         finally:
             await services.stop()
     assert notes() == ["baseline: 1 event and 0 launches stored; alerts start with the next change"]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_the_calendar_gets_a_cover_fetcher_from_the_config(
+    tmp_path: Path, store: Store, enabled: bool
+) -> None:
+    """calendar.covers on: the calendar job's fetcher has the configured hosts and is closed
+    on stop; off: there is none."""
+    ll2 = CountingLL2(events=[hot_event(datetime.now(UTC))])
+    calendar = CalendarJobSettings(
+        covers=enabled, cover_hosts=["images.example", "cdn.example:8443"]
+    )
+    async with serve_ll2(ll2), FakeDiscord() as fake, logged_in_client(fake.base_url) as client:
+        settings = settings_for(tmp_path, ll2, store).model_copy(update={"calendar": calendar})
+        services = AppServices(settings, store, Timings(poll_tick_seconds=0.2))
+        await services.start(client)
+        try:
+            covers = services.covers
+            if enabled:
+                assert covers is not None
+                assert covers.hosts == {"images.example", "cdn.example:8443"}
+            else:
+                assert covers is None
+        finally:
+            await services.stop()
+    assert services.covers is None
 
 
 async def test_stop_before_start_is_harmless(tmp_path: Path, store: Store) -> None:

@@ -293,3 +293,33 @@ async def test_version_4_subscriptions_upgrade_to_styles_and_cards(db_target: Db
             assert (await conn.execute(text("SELECT count(*) FROM cards"))).scalar() == 0
     finally:
         await engine.dispose()
+
+
+async def test_version_5_calendar_events_upgrade_to_cover_urls(db_target: DbTarget) -> None:
+    """A version-5 database gains calendar_events.cover_url (issue 15); its events keep every
+    field and have no recorded cover, so they get theirs once at the next run."""
+    engine = db_target.engine()
+    try:
+        await migrate(engine)
+        fresh = await _columns(engine, "calendar_events")
+        # Make it the version-5 shape: no cover_url column yet.
+        async with engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE calendar_events DROP COLUMN cover_url"))
+            await conn.execute(text("UPDATE schema_version SET version = 5"))
+            await conn.execute(
+                text(
+                    "INSERT INTO calendar_events (guild_id, item_ref, event_id, status, name,"
+                    " description, location, start_at, end_at, updated_at) VALUES"
+                    " (7, 'launch:x', 99, 1, 'Falcon 9', 'd', 'https://example.org/',"
+                    " '2026-01-01 00:00:00', '2026-01-01 01:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+        assert "cover_url" not in await _columns(engine, "calendar_events")
+
+        assert await migrate(engine) == LATEST_VERSION
+        assert await _columns(engine, "calendar_events") == fresh
+        [entry] = (await Store(engine).calendar_entries([7]))[7]
+        assert (entry.item_ref, entry.event_id, entry.fields.name) == ("launch:x", 99, "Falcon 9")
+        assert entry.fields.cover is None
+    finally:
+        await engine.dispose()

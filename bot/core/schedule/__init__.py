@@ -3,10 +3,20 @@
 - :mod:`~bot.core.schedule.settings`: a guild's opt-in and filters, with their bounds;
 - :mod:`~bot.core.schedule.event`: one item as a Discord EXTERNAL event (name, description
   with the bot's marker, location, start and end), within Discord's limits;
+- :mod:`~bot.core.schedule.cover`: which picture (source URL) an item's event shows as cover;
 - :mod:`~bot.core.schedule.plan`: snapshots, settings, the bot's recorded events and ``now``
   in; create / update / start / end / delete actions and held date edits out.
 """
 
+from bot.core.schedule.cover import (
+    ADOPTED_COVER,
+    DEFAULT_COVER_HOSTS,
+    CoverPolicy,
+    allowed_cover_url,
+    choose_cover,
+    cover_candidates,
+    cover_host,
+)
 from bot.core.schedule.event import (
     DESCRIPTION_MAX,
     LOCATION_MAX,
@@ -47,6 +57,8 @@ from bot.core.schedule.settings import (
 )
 
 __all__ = [
+    "ADOPTED_COVER",
+    "DEFAULT_COVER_HOSTS",
     "DEFAULT_HORIZON_DAYS",
     "DEFAULT_MAX_EVENTS",
     "DESCRIPTION_MAX",
@@ -65,11 +77,16 @@ __all__ = [
     "ActionKind",
     "CalendarPlan",
     "CalendarSettings",
+    "CoverPolicy",
     "Entry",
     "EventFields",
     "Hold",
     "Status",
+    "allowed_cover_url",
     "apply_plan",
+    "choose_cover",
+    "cover_candidates",
+    "cover_host",
     "duration_for",
     "effective_status",
     "end_for",

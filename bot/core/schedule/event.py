@@ -46,13 +46,19 @@ DEFAULT_EVENT_DURATION = timedelta(hours=2)
 
 @dataclass(frozen=True, slots=True)
 class EventFields:
-    """The fields of a Discord scheduled event the bot controls."""
+    """The fields of a Discord scheduled event the bot controls.
+
+    ``cover`` is the source URL of the cover image Discord shows (None: none; see
+    :mod:`bot.core.schedule.cover`): Discord only says that an event has an image, so the bot
+    remembers where the one it uploaded came from.
+    """
 
     name: str
     description: str
     location: str
     start: datetime
     end: datetime
+    cover: str | None = None
 
 
 def marker_for(item_ref: str) -> str:
@@ -130,8 +136,8 @@ def description_for(item: Snapshot) -> str:
 
 
 def fields_for(item: Snapshot, start: datetime) -> EventFields:
-    """Every field of the item's event, starting at ``start`` (the item's date, or a start the
-    planner moved; see :mod:`bot.core.schedule.plan`)."""
+    """Every field of the item's event but its cover, starting at ``start`` (the item's date,
+    or a start the planner moved; see :mod:`bot.core.schedule.plan`, which chooses the cover)."""
     return EventFields(
         name=name_for(item),
         description=description_for(item),

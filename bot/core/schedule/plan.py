@@ -43,6 +43,10 @@ longer change; a start in the past is refused. So the planner first works out ea
    never recreates an event for that item in that guild while the tombstone lasts (the bot's
    own END leaves a COMPLETED tombstone instead, which does not block a next attempt's event).
    Enabling the calendar again clears the tombstones (:mod:`bot.store.calendar`).
+8. Covers (when the caller passes a :class:`~bot.core.schedule.cover.CoverPolicy`): a create
+   carries the item's chosen cover; an event whose chosen cover differs from the one it shows
+   is updated (``"cover"`` in ``changed``), once per LL2 image change; no usable cover leaves
+   the current one in place (see :mod:`bot.core.schedule.cover`).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from enum import IntEnum, StrEnum
 
 from bot.core.render.when import Grain, classify
 from bot.core.routing import DEFAULT_QUIET_PERIOD
+from bot.core.schedule.cover import ADOPTED_COVER, CoverPolicy, choose_cover, fallbacks
 from bot.core.schedule.event import EventFields, fields_for
 from bot.core.schedule.settings import CalendarSettings
 from bot.core.snapshot import Snapshot, Source
@@ -115,7 +120,9 @@ class Action:
 
     ``fields`` are the event's full desired fields (CREATE, UPDATE); ``changed`` names the
     ones an UPDATE changes. A CREATE with ``start_now`` is started right after it is created
-    (the webcast is already live).
+    (the webcast is already live). When the action sets a cover (``fields.cover`` on a CREATE,
+    ``"cover"`` in ``changed``), ``cover_fallbacks`` are the sources to try in turn if that one
+    cannot be fetched; the adapter records the one it uploaded.
     """
 
     kind: ActionKind
@@ -124,6 +131,7 @@ class Action:
     fields: EventFields | None = None
     changed: tuple[str, ...] = ()
     start_now: bool = False
+    cover_fallbacks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +150,12 @@ class Hold:
 
 @dataclass(frozen=True, slots=True)
 class CalendarPlan:
-    """The planner's answer for one guild."""
+    """The planner's answer for one guild.
+
+    ``adopted_covers`` are ``(item_ref, url)``: entries recorded with
+    :data:`~bot.core.schedule.cover.ADOPTED_COVER` that the planner took to show ``url`` (the
+    item's current choice); the adapter records them, no request involved.
+    """
 
     actions: tuple[Action, ...]
     holds: tuple[Hold, ...]
@@ -150,9 +163,10 @@ class CalendarPlan:
     # (no request), so the event ends when that webcast does after T-0, as if the bot had
     # started it (rule 4).
     seen_live: tuple[str, ...] = ()
+    adopted_covers: tuple[tuple[str, str], ...] = ()
 
 
-_FIELD_NAMES = ("name", "description", "location", "start", "end")
+_FIELD_NAMES = ("name", "description", "location", "start", "end", "cover")
 
 
 def effective_status(entry: Entry, now: datetime) -> Status:
@@ -190,6 +204,49 @@ def _changed(old: EventFields, new: EventFields) -> tuple[str, ...]:
     return tuple(n for n in _FIELD_NAMES if getattr(old, n) != getattr(new, n))
 
 
+def _with_cover(
+    wanted: EventFields, item: Snapshot, covers: CoverPolicy | None, applied: str | None
+) -> EventFields:
+    """``wanted`` with the item's chosen cover, else the one the event shows (never removed)."""
+    chosen = choose_cover(item, covers)
+    return replace(wanted, cover=applied if chosen is None else chosen)
+
+
+def _update(
+    entry: Entry, item: Snapshot, wanted: EventFields, covers: CoverPolicy | None
+) -> Action | None:
+    """The UPDATE that turns ``entry``'s fields into ``wanted``, or None if they match."""
+    changed = _changed(entry.fields, wanted)
+    if not changed:
+        return None
+    spare = fallbacks(item, covers, entry.fields.cover) if "cover" in changed else ()
+    return Action(
+        ActionKind.UPDATE,
+        entry.item_ref,
+        entry.event_id,
+        wanted,
+        changed,
+        cover_fallbacks=spare,
+    )
+
+
+def _resolve_adopted(
+    entries: Sequence[Entry], by_ref: Mapping[str, Snapshot], covers: CoverPolicy | None
+) -> tuple[list[Entry], list[tuple[str, str]]]:
+    """``entries`` with each :data:`ADOPTED_COVER` taken to be the item's chosen cover."""
+    resolved: list[Entry] = []
+    adopted: list[tuple[str, str]] = []
+    for entry in entries:
+        item = by_ref.get(entry.item_ref)
+        if entry.fields.cover == ADOPTED_COVER and item is not None:
+            chosen = choose_cover(item, covers)
+            if chosen is not None:
+                entry = replace(entry, fields=replace(entry.fields, cover=chosen))
+                adopted.append((entry.item_ref, chosen))
+        resolved.append(entry)
+    return resolved, adopted
+
+
 def _should_end(entry: Entry, item: Snapshot | None, now: datetime) -> bool:
     """Whether an effectively ACTIVE entry is over (see rules 4 and 5)."""
     if item is None or item.date is None:
@@ -213,13 +270,16 @@ def plan_calendar(
     *,
     quiet_period: timedelta = DEFAULT_QUIET_PERIOD,
     room: int = GUILD_EVENT_LIMIT,
+    covers: CoverPolicy | None = None,
 ) -> CalendarPlan:
     """Plan one guild's calendar at ``now`` (see the module docstring).
 
     ``room`` is how many SCHEDULED or ACTIVE events the bot may hold in the guild without
-    crowding out the server's own (Discord's 100 minus the events others made).
+    crowding out the server's own (Discord's 100 minus the events others made). ``covers``
+    None leaves covers alone (none on new events, the current ones kept).
     """
     by_ref: Mapping[str, Snapshot] = {item.ref: item for item in items}
+    entries, adopted_covers = _resolve_adopted(entries, by_ref, covers)
     active = settings.active
     cap = max(0, min(settings.max_events, room)) if active else 0
     actions: list[Action] = []
@@ -272,12 +332,11 @@ def plan_calendar(
         item = by_ref.get(entry.item_ref)
         if item is not None and active:
             # Start and end of a running event stay: the start is immutable, and Discord ends
-            # it at the end it was given. Name, description and location follow LL2.
+            # it at the end it was given. Name, description, location and cover follow LL2.
             fresh = replace(fields_for(item, entry.fields.start), end=entry.fields.end)
-            if changed := _changed(entry.fields, fresh):
-                actions.append(
-                    Action(ActionKind.UPDATE, entry.item_ref, entry.event_id, fresh, changed)
-                )
+            fresh = _with_cover(fresh, item, covers, entry.fields.cover)
+            if (update := _update(entry, item, fresh, covers)) is not None:
+                actions.append(update)
     for entry in sorted(frozen, key=lambda e: (e.fields.start, e.item_ref)):
         if slots <= 0:
             actions.append(Action(ActionKind.DELETE, entry.item_ref, entry.event_id))
@@ -287,10 +346,9 @@ def plan_calendar(
         fresh = replace(
             fields_for(item, entry.fields.start), start=entry.fields.start, end=entry.fields.end
         )
-        if changed := _changed(entry.fields, fresh):
-            actions.append(
-                Action(ActionKind.UPDATE, entry.item_ref, entry.event_id, fresh, changed)
-            )
+        fresh = _with_cover(fresh, item, covers, entry.fields.cover)
+        if (update := _update(entry, item, fresh, covers)) is not None:
+            actions.append(update)
         if item.webcast_live:
             actions.append(Action(ActionKind.START, entry.item_ref, entry.event_id))
 
@@ -305,11 +363,20 @@ def plan_calendar(
         start = max(item.date, now + MIN_LEAD)
         wanted = fields_for(item, start)
         if mirrored is None:
+            wanted = _with_cover(wanted, item, covers, None)
             actions.append(
-                Action(ActionKind.CREATE, item.ref, None, wanted, start_now=item.webcast_live)
+                Action(
+                    ActionKind.CREATE,
+                    item.ref,
+                    None,
+                    wanted,
+                    start_now=item.webcast_live,
+                    cover_fallbacks=fallbacks(item, covers, None),
+                )
             )
             continue
         applied = mirrored.fields
+        wanted = _with_cover(wanted, item, covers, applied.cover)
         if wanted.start != applied.start:
             urgent = item.webcast_live or min(applied.start, wanted.start) <= (
                 now + quiet_period + MIN_LEAD
@@ -321,14 +388,16 @@ def plan_calendar(
             holds.append(Hold(item.ref, wanted.start, since))
             if not urgent and now - since < quiet_period:
                 wanted = replace(wanted, start=applied.start, end=applied.end)
-        if changed := _changed(applied, wanted):
-            actions.append(Action(ActionKind.UPDATE, item.ref, mirrored.event_id, wanted, changed))
+        if (update := _update(mirrored, item, wanted, covers)) is not None:
+            actions.append(update)
         if item.webcast_live:
             actions.append(Action(ActionKind.START, item.ref, mirrored.event_id))
     # Every qualifying SCHEDULED entry was a candidate; none is left, but stay total.
     for entry in scheduled.values():
         actions.append(Action(ActionKind.DELETE, entry.item_ref, entry.event_id))
-    return CalendarPlan(tuple(actions), tuple(holds), tuple(seen_live))
+    return CalendarPlan(
+        tuple(actions), tuple(holds), tuple(seen_live), adopted_covers=tuple(adopted_covers)
+    )
 
 
 def apply_plan(
@@ -341,6 +410,9 @@ def apply_plan(
     largest id present).
     """
     state: dict[str, Entry] = {e.item_ref: e for e in entries}
+    for ref, url in plan.adopted_covers:
+        if ref in state:
+            state[ref] = replace(state[ref], fields=replace(state[ref].fields, cover=url))
     ids = iter(new_ids)
     next_id = max((e.event_id for e in entries), default=0)
     for action in plan.actions:

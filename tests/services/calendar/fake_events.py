@@ -21,6 +21,11 @@ discord.py, the same global rate limit and invalid-request counting) with:
     scheduled events reached (100)", Discord's JSON error codes);
   * a start in the past is refused (400 50035, "Cannot schedule event in the past", the error
     Discord's client and libraries report);
+  * ``image`` (the cover, on create and modify) is image data (Reference, "Image Data"): "a Data
+    URI scheme that supports JPG, GIF, and PNG formats", ``data:image/jpeg;base64,...``, with
+    "the proper content type (image/jpeg, image/png, image/gif) that matches the image data";
+    anything else (another type, broken base64, bytes of another format) is 400 50035. Like
+    Discord, the event then holds a hash of the image and returns it as ``image``;
   * "Permissions for events with entity_type: EXTERNAL": creating needs CREATE_EVENTS,
     editing or deleting the bot's own event CREATE_EVENTS or MANAGE_EVENTS; listing needs none.
     ``forbid(guild)`` takes them away: 403 code 50013.
@@ -35,6 +40,10 @@ applies it twice, as a create Discord received twice would (two events with the 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +63,26 @@ SCHEDULED, ACTIVE, COMPLETED, CANCELED = 1, 2, 3, 4
 EXTERNAL = 3
 GUILD_LIMIT = 100
 _TRANSITIONS = {(SCHEDULED, ACTIVE), (ACTIVE, COMPLETED), (SCHEDULED, CANCELED)}
+_IMAGE_DATA = re.compile(r"data:(image/(?:png|jpeg|gif));base64,([A-Za-z0-9+/=]+)")
+_SIGNATURES = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+}
+
+
+def image_hash(value: Any) -> str | None:
+    """The hash Discord keeps for valid image data ``value``, or None if it is not valid."""
+    match = _IMAGE_DATA.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    try:
+        data = base64.b64decode(match.group(2), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if not data.startswith(_SIGNATURES[match.group(1)]):
+        return None
+    return hashlib.md5(data).hexdigest()
 
 
 @dataclass
@@ -70,6 +99,7 @@ class StoredEvent:
     status: int = SCHEDULED
     creator_id: int = BOT_ID
     history: list[int] = field(default_factory=list)  # statuses it went through
+    image: str | None = None  # the cover's hash, as Discord returns it
 
     def json(self) -> dict[str, Any]:
         """Discord's guild scheduled event object."""
@@ -87,6 +117,7 @@ class StoredEvent:
             "entity_type": EXTERNAL,
             "entity_id": None,
             "entity_metadata": {"location": self.location},
+            "image": self.image,
             "recurrence_rule": None,
         }
 
@@ -137,6 +168,14 @@ class FakeDiscordEvents(FakeDiscord):
     def forbid(self, guild_id: int) -> None:
         """Take Create Events and Manage Events away from the bot in ``guild_id``."""
         self.forbidden.add(guild_id)
+
+    def image_patches(self) -> list[dict[str, Any]]:
+        """The bodies of every scheduled-event PATCH that carried an ``image``."""
+        return [
+            body
+            for method, path, body in self.requests
+            if method == "PATCH" and "/scheduled-events/" in path and body and "image" in body
+        ]
 
     def in_guild(self, guild_id: int, *, live_only: bool = True) -> list[StoredEvent]:
         """The guild's events (SCHEDULED or ACTIVE ones only, unless ``live_only`` is False)."""
@@ -196,6 +235,9 @@ class FakeDiscordEvents(FakeDiscord):
                 return "entity_metadata.location: Must be between 1 and 100 in length."
         if creating and _time(body.get("scheduled_end_time")) is None:
             return "scheduled_end_time: Required for EXTERNAL events."
+        image = body.get("image")
+        if image is not None and image_hash(image) is None:
+            return "image: Invalid image data (a data:image/png|jpeg|gif;base64 URI)."
         return None
 
     async def _begin(
@@ -249,6 +291,7 @@ class FakeDiscordEvents(FakeDiscord):
                 location=body["entity_metadata"]["location"],
                 start=start,
                 end=end,
+                image=image_hash(body.get("image")),
             )
             for _ in range(copies)
         ]
@@ -295,6 +338,8 @@ class FakeDiscordEvents(FakeDiscord):
             event.description = body["description"]
         if "entity_metadata" in body:
             event.location = body["entity_metadata"]["location"]
+        if "image" in body:
+            event.image = image_hash(body["image"])
         event.start = start or event.start
         event.end = end or event.end
         if status is not None:
