@@ -93,10 +93,12 @@ class ReminderJob:
 
 async def reminder_items(store: Store, at: datetime) -> list[Snapshot]:
     """The items a reminder may be due or close for at ``at``: T-0 still ahead (or within the
-    longest grace behind) and no further ahead than the longest offset."""
+    longest grace behind), no further ahead than the longest offset, and still in LL2's
+    upcoming list (a withdrawn launch gets no "T-10 min")."""
+    listed = await store.last_full_reads()
     return [
         item
-        for item in await store.upcoming(at - MAX_GRACE, ITEM_LIMIT)
+        for item in await store.upcoming(at - MAX_GRACE, ITEM_LIMIT, listed_since=listed)
         if item.date is not None and item.date <= at + HORIZON
     ]
 

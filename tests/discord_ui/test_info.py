@@ -116,3 +116,12 @@ async def test_next_and_event_work_in_a_dm_but_settings_do_not(world: World) -> 
     result = await user.slash("next", kind="events")
     assert result.response is not None
     assert field_names(result) == [f"1. {EVENT_NAME}"]
+
+
+async def test_next_leaves_out_an_item_ll2_no_longer_lists(world: World) -> None:
+    """After a complete read of LL2's upcoming launches that did not have the launch (it was
+    last seen before that read), /next shows only the event."""
+    read_at = world.now + timedelta(minutes=1)
+    await world.store.set_datetime("poll:last_success:full_upcoming:launch", read_at)
+    result = await world.member.slash(world.channel, "next")
+    assert field_names(result) == [f"1. {EVENT_NAME}"]

@@ -102,7 +102,10 @@ class InfoCog(CogBase, name="Info"):
             if type is not None:
                 source = Source.EVENT
             now = self.now()
-            items = await quick(self.store.upcoming(now, count, source=source, type_id=type))
+            listed = await quick(self.store.last_full_reads())  # leave out withdrawn items
+            items = await quick(
+                self.store.upcoming(now, count, source=source, type_id=type, listed_since=listed)
+            )
             if not items:
                 await reply(interaction, NOTHING_UPCOMING, ephemeral=True)
                 return

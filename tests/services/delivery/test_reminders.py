@@ -115,3 +115,15 @@ async def test_the_job_hands_its_armed_moments_to_the_poll_planner(
         await store.remove_subscription(sub.id)
     await job.run(T0 + timedelta(seconds=10))
     assert job.lookouts() == ()
+
+
+async def test_an_item_ll2_withdrew_gets_no_reminder(store: Store, clock: Clock) -> None:
+    """A complete read of LL2's upcoming events without the item (it was last seen before):
+    its T-2 min moment passes with nothing queued."""
+    await _setup(store)
+    await store.save_snapshots([event_at(T0 + timedelta(minutes=3))], T0)
+    await store.set_datetime("poll:last_success:full_upcoming:event", T0 + timedelta(seconds=30))
+    job = ReminderJob(store, QUIET, clock.now)
+    clock.advance(timedelta(minutes=1, seconds=5))
+    assert await job.run(clock.now()) == 0
+    assert sum((await store.outbox_counts()).values()) == 0
