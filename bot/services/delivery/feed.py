@@ -99,22 +99,27 @@ class FeedRunner:
             for row in rows:
                 await self._settle.failed(row, f"{NOT_ANNOUNCEMENT} ({kind})", tally, ctx)
             return
+        group, messages, rest = self._one_message(rows, tally, ctx)
+        if not group:
+            return
         now = self._now()
         published = await self._published(channel, now)
-        wait = publish_wait(published, now, limit=self._limit)
+        # Every part of the message is published (followers would miss the rest otherwise), so
+        # the hour must have room for all of them.
+        room = max(1, self._limit - (len(messages) - 1))
+        wait = publish_wait(published, now, limit=room)
         if wait > timedelta(0):
             log.info(
                 "feed: publish limit reached; holding the posts for the next slot",
-                extra={**ctx, "retry_at": (now + wait).isoformat()},
+                extra={**ctx, "retry_at": (now + wait).isoformat(), "parts": len(messages)},
             )
             reason = f"feed: waiting for a publish slot ({self._limit} an hour)"
             await self._settle.release(rows, now + wait, reason, tally)
             return
-        group, messages, rest = self._one_message(rows, tally, ctx)
-        if not group:
-            return
         try:
-            message_id = await self._sending.post(channel, messages, nonce_key=group[0].dedup_key)
+            message_ids = await self._sending.post_parts(
+                channel, messages, nonce_key=group[0].dedup_key
+            )
         except ChannelGone as exc:
             await self._settle.channel_gone(group[0], exc, tally, ctx)
             return
@@ -125,12 +130,13 @@ class FeedRunner:
         except SendError as exc:
             await self._settle.release(rows, now + CHANNEL_RETRY, str(exc), tally)
             return
-        await self._record_publish(channel, message_id, now)
+        await self._record_publish(channel, message_ids, now)
         for row in group:
-            await self._settle.sent(row, message_id, tally, {**ctx, "outbox_id": row.id})
-        self._publish_later(channel, message_id)
+            await self._settle.sent(row, message_ids[0], tally, {**ctx, "outbox_id": row.id})
+        self._publish_later(channel, message_ids)
         if rest:
-            later = now + publish_wait([*published, now], now, limit=self._limit)
+            spent = [*published, *(now for _ in message_ids)]
+            later = now + publish_wait(spent, now, limit=self._limit)
             await self._settle.release(rest, later, "feed: next message", tally)
 
     def _one_message(
@@ -184,13 +190,15 @@ class FeedRunner:
             times = []
         return [t for t in times if now - t < PUBLISH_WINDOW]
 
-    async def _record_publish(self, channel: int, message_id: int, now: datetime) -> None:
+    async def _record_publish(
+        self, channel: int, message_ids: Sequence[int], now: datetime
+    ) -> None:
         async with self._state_lock:
-            times = [*await self._published(channel, now), now]
+            times = [*await self._published(channel, now), *(now for _ in message_ids)]
             key = PUBLISHED_KEY.format(channel=channel)
             await self._store.set_state(key, json.dumps([t.isoformat() for t in times]))
             pending = await self._unpublished()
-            pending.append((channel, message_id))
+            pending.extend((channel, message_id) for message_id in message_ids)
             await self._store.set_state(UNPUBLISHED_KEY, json.dumps(pending))
 
     async def _unpublished(self) -> list[tuple[int, int]]:
@@ -208,10 +216,14 @@ class FeedRunner:
     async def _resume(self) -> None:
         # Messages a previous run posted but did not get published.
         for channel, message_id in await self._unpublished():
-            self._publish_later(channel, message_id)
+            self._publish_later(channel, [message_id])
 
-    def _publish_later(self, channel: int, message_id: int) -> None:
-        task = asyncio.get_running_loop().create_task(self._publish(channel, message_id))
+    def _publish_later(self, channel: int, message_ids: Sequence[int]) -> None:
+        async def in_order() -> None:  # followers get the parts in the order they were posted
+            for message_id in message_ids:
+                await self._publish(channel, message_id)
+
+        task = asyncio.get_running_loop().create_task(in_order())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

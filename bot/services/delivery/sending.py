@@ -89,9 +89,20 @@ class RowSender:
         roles: Sequence[int] = (),
     ) -> int:
         """Post ``messages`` in order (nonces from ``nonce_key``); return the first one's id."""
+        return (await self.post_parts(channel_id, messages, nonce_key=nonce_key, roles=roles))[0]
+
+    async def post_parts(
+        self,
+        channel_id: int,
+        messages: Sequence[MessageData],
+        *,
+        nonce_key: str,
+        roles: Sequence[int] = (),
+    ) -> list[int]:
+        """Post ``messages`` in order (nonces from ``nonce_key``); return every part's id."""
         if not messages:
             raise PermanentSendError("nothing to send: the row holds no changes")
-        first_id: int | None = None
+        ids: list[int] = []
         for index, message in enumerate(messages):
             async with self._slots:
                 await self._pacer.wait()
@@ -102,9 +113,8 @@ class RowSender:
                         nonce=part_nonce(nonce_key, index),
                         allowed_role_ids=roles,
                     )
-            first_id = message_id if first_id is None else first_id
-        assert first_id is not None
-        return first_id
+            ids.append(message_id)
+        return ids
 
     async def _paced(self, call: Callable[[], Awaitable[T]]) -> T:
         # One Discord request of a card row (post, edit or reply), under the same concurrency

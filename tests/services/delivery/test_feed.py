@@ -159,3 +159,45 @@ def test_feed_channels_from_yaml_and_environment(monkeypatch: pytest.MonkeyPatch
         Settings(feed={"channels": {"all": -5}})
     monkeypatch.setenv("SPACECAST_FEED__CHANNELS", json.dumps({"all": FEED}))
     assert Settings().feed.channels == {"all": FEED}
+
+
+async def test_every_part_of_a_two_message_alert_is_published_in_order(
+    store: Store, feed_fake: FeedDiscord, feed_client: discord.Client
+) -> None:
+    """Twelve new updates at once make two messages (10 embeds each at most): both are posted
+    and both published, first part first, and both count against the hour's publishes."""
+    clock = Clock()
+    w = worker(store, DiscordSender(feed_client), clock, publisher=DiscordPublisher(feed_client))
+    updates = [change(ChangeKind.NEW_UPDATE, event(), version=str(9100 + n)) for n in range(12)]
+    async with store.transaction() as tx:
+        await enqueue_deliveries(tx, feed_deliveries(updates, {"all": FEED}), T0, QUIET)
+    await w.run_once()
+    await _until(lambda: len(feed_fake.published) == 2)
+    posts = feed_fake.messages_in(FEED)
+    assert len(posts) == 2
+    assert [m for _, m, _ in feed_fake.published] == [posts[0].id, posts[1].id]
+    used = json.loads(await store.get_state(PUBLISHED_KEY.format(channel=FEED)) or "[]")
+    assert len(used) == 2
+    await w.stop(1.0)
+
+
+async def test_a_two_message_alert_waits_until_the_hour_has_room_for_both_publishes(
+    store: Store, feed_fake: FeedDiscord, feed_client: discord.Client
+) -> None:
+    """Nine publishes in the last hour leave room for one: a two-part alert waits for two."""
+    clock = Clock()
+    w = worker(store, DiscordSender(feed_client), clock, publisher=DiscordPublisher(feed_client))
+    used = [T0 - timedelta(minutes=50) + timedelta(minutes=m) for m in range(9)]
+    await store.set_state(
+        PUBLISHED_KEY.format(channel=FEED), json.dumps([t.isoformat() for t in used])
+    )
+    updates = [change(ChangeKind.NEW_UPDATE, event(), version=str(9100 + n)) for n in range(12)]
+    async with store.transaction() as tx:
+        await enqueue_deliveries(tx, feed_deliveries(updates, {"all": FEED}), T0, QUIET)
+    await w.run_once()
+    assert feed_fake.messages_in(FEED) == []  # one slot free, two needed
+    clock.advance(timedelta(minutes=10, seconds=1))  # the oldest publish leaves the hour
+    await w.run_once()
+    await _until(lambda: len(feed_fake.published) == 2)
+    assert len(feed_fake.messages_in(FEED)) == 2
+    await w.stop(1.0)
