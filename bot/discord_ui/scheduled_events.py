@@ -21,6 +21,7 @@ import discord
 
 from bot.core.schedule import EventFields
 from bot.discord_ui.sender import Pacer
+from bot.discord_ui.traffic import background
 
 # Discord JSON error codes the calendar treats specially.
 UNKNOWN_SCHEDULED_EVENT = 10070
@@ -162,7 +163,8 @@ class DiscordScheduledEvents:
     async def _call(self, request: Any) -> Any:
         await self._pacer.wait()
         try:
-            return await request()
+            with background():  # alerts first: the token's budget serves them before these
+                return await request()
         except Exception as exc:
             error = classify(exc)
             if error is None:

@@ -5,6 +5,9 @@ its ``on_request_start`` callbacks before a request leaves, so :func:`budget_tra
 each request wait for a slot of the token's global budget and read each answer's rate-limit
 headers in ``on_request_end``:
 
+- requests made inside :func:`background` (the server calendar's scheduled events) yield:
+  they take a slot only while no other request of this process is waiting for one, so a
+  calendar catching up on 1,000 guilds never slows a fan-out of alerts;
 - requests the delivery worker already paced (it waits for its slot before calling discord.py,
   so the benchmark and the tests can drive the same pacing without HTTP) run inside
   :func:`already_paced` and pass straight through;
@@ -28,14 +31,15 @@ from typing import Protocol
 import aiohttp
 
 _PACED: ContextVar[bool] = ContextVar("spacecast_send_already_paced", default=False)
+_BACKGROUND: ContextVar[bool] = ContextVar("spacecast_send_background", default=False)
 _UNCOUNTED = ("/interactions/", "/webhooks/")
 
 
 class Budget(Protocol):
     """What the trace needs of :class:`bot.services.delivery.budget.SendBudget`."""
 
-    async def wait(self) -> None:
-        """Return when one request may go."""
+    async def wait(self, *, background: bool = False) -> None:
+        """Return when one request may go (``background``: after every other waiter)."""
         ...
 
     async def global_429(self, retry_after: float) -> None:
@@ -57,6 +61,16 @@ def already_paced() -> Iterator[None]:
         _PACED.reset(token)
 
 
+@contextlib.contextmanager
+def background() -> Iterator[None]:
+    """Requests made inside this block give way to every other request waiting for a slot."""
+    token = _BACKGROUND.set(True)
+    try:
+        yield
+    finally:
+        _BACKGROUND.reset(token)
+
+
 def counted(path: str) -> bool:
     """Whether a request to ``path`` counts towards the token's global limit."""
     return "/api/" in path and not any(part in path for part in _UNCOUNTED)
@@ -73,7 +87,7 @@ def budget_trace(budget: Budget) -> aiohttp.TraceConfig:
     ) -> None:
         if _PACED.get() or not counted(params.url.path):
             return
-        await budget.wait()
+        await budget.wait(background=_BACKGROUND.get())
 
     async def on_end(
         session: aiohttp.ClientSession,

@@ -139,6 +139,10 @@ class SendBudget:
         self._lock = asyncio.Lock()
         self._block = block_size(source.rate)
         self._paused_until = 0.0
+        # Callers waiting for a slot that are not background (see wait()).
+        self._foreground = 0
+        self._no_foreground = asyncio.Event()
+        self._no_foreground.set()
         self._sent: deque[float] = deque()
         self._share_key = share_key
         self._store = store
@@ -155,8 +159,27 @@ class SendBudget:
     def _now(self) -> float:
         return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
 
-    async def wait(self) -> None:
-        """Sleep until this caller's send slot (reserving more slots when none are left)."""
+    async def wait(self, *, background: bool = False) -> None:
+        """Sleep until this caller's send slot (reserving more slots when none are left).
+
+        A ``background`` caller (the calendar) first waits until no other caller is waiting:
+        alerts go first, and the calendar has the slots they leave.
+        """
+        if background:
+            while self._foreground:
+                await self._no_foreground.wait()
+            await self._take()
+            return
+        self._foreground += 1
+        self._no_foreground.clear()
+        try:
+            await self._take()
+        finally:
+            self._foreground -= 1
+            if not self._foreground:
+                self._no_foreground.set()
+
+    async def _take(self) -> None:
         while True:
             async with self._lock:
                 slot = await self._next_slot()

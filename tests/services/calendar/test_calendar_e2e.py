@@ -17,14 +17,16 @@ from bot.config import Settings
 from bot.core.schedule import CalendarSettings, Status
 from bot.core.snapshot import Snapshot, WebcastRef
 from bot.discord_ui.scheduled_events import DiscordScheduledEvents
+from bot.discord_ui.traffic import budget_trace
 from bot.ll2 import LL2Client
 from bot.services.calendar import CalendarJob
+from bot.services.delivery.budget import LocalSlots, SendBudget
 from bot.services.poller import Poller
 from bot.store import ShardSpec, Store, shard_of
 from tests.core.reminders.support import launch_at
 from tests.e2e.fake_ll2 import FakeLL2, load_fixture, serve
 from tests.services.calendar.fake_events import ACTIVE, COMPLETED, FakeDiscordEvents
-from tests.services.delivery.fake_discord import logged_in_client
+from tests.services.delivery.fake_discord import TOKEN, logged_in_client, routed_to
 from tests.services.delivery.support import Clock
 
 GUILD = 1_200_000_000_000_000_001
@@ -369,3 +371,36 @@ async def test_an_event_discord_started_ends_when_its_late_webcast_ends(
     await calendar.run()
     assert event.history == [ACTIVE, COMPLETED]
     assert fake.stats.invalid == 0
+
+
+class RecordingBudget(SendBudget):
+    """The real budget, noting for each request it paces whether it came as background."""
+
+    def __init__(self) -> None:
+        super().__init__(LocalSlots(1000.0))
+        self.kinds: list[bool] = []
+
+    async def wait(self, *, background: bool = False) -> None:
+        self.kinds.append(background)
+        await super().wait(background=background)
+
+
+async def test_calendar_requests_reach_the_token_budget_as_background(
+    store: Store, fake: FakeDiscordEvents, clock: Clock
+) -> None:
+    """Through discord.py's HTTP trace: the calendar's list and create take budget slots
+    marked background (alerts go first); a message send from the same client does not."""
+    budget = RecordingBudget()
+    with routed_to(fake.base_url):
+        traced = discord.Client(intents=discord.Intents.none(), http_trace=budget_trace(budget))
+        await traced.login(TOKEN)
+        try:
+            budget.kinds.clear()  # the login's own requests
+            await store.save_calendar(CalendarSettings(guild_id=GUILD), now=clock.now())
+            await put(store, clock, falcon(clock, 180))
+            await job(store, traced, clock).run()
+            assert budget.kinds == [True, True]  # GET the guild's events, POST the new one
+            await traced.get_partial_messageable(42).send("an alert")
+            assert budget.kinds == [True, True, False]
+        finally:
+            await traced.close()

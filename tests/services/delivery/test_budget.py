@@ -72,6 +72,36 @@ async def test_a_lone_process_gets_the_whole_rate_and_honours_a_global_429() -> 
     assert budget.sent_total == 21
 
 
+async def test_background_requests_take_slots_only_when_no_alert_waits() -> None:
+    """At 50 slots a second, eight alert sends queued before two calendar requests, and three
+    more alerts queued after them: every alert goes before either calendar request; the
+    calendar then has the slots (all 13 sent, at the budget's pace)."""
+    loop = asyncio.get_running_loop()
+    budget = SendBudget(LocalSlots(50.0))
+    order: list[str] = []
+
+    async def send(name: str, *, background: bool = False) -> None:
+        await budget.wait(background=background)
+        order.append(name)
+
+    started = loop.time()
+    first = [asyncio.create_task(send(f"alert-{n}")) for n in range(8)]
+    await asyncio.sleep(0)
+    calendar = [asyncio.create_task(send(f"event-{n}", background=True)) for n in range(2)]
+    await asyncio.sleep(0.05)  # the calendar requests are waiting; more alerts arrive
+    later = [asyncio.create_task(send(f"late-{n}")) for n in range(3)]
+    await asyncio.gather(*first, *calendar, *later)
+    assert order[-2:] == ["event-0", "event-1"]
+    assert sorted(order[:-2]) == sorted(
+        [f"alert-{n}" for n in range(8)] + ["late-0", "late-1", "late-2"]
+    )
+    assert loop.time() - started == pytest.approx(12 / 50, abs=0.08)
+    # With nothing else waiting, a background request goes at once.
+    quiet = loop.time()
+    await budget.wait(background=True)
+    assert loop.time() - quiet < 0.1
+
+
 async def test_every_request_goes_through_the_budget_but_interactions() -> None:
     assert counted("/api/v10/channels/1/messages")
     assert not counted("/api/v10/interactions/1/tok/callback")
