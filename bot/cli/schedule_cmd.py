@@ -66,8 +66,10 @@ async def _list(store: Store, args: argparse.Namespace) -> int:
     if not calendars:
         print("no calendars", file=sys.stderr)
         return EXIT_OK
+    removed = await store.dismissed_counts()
     for calendar in calendars:
-        line = describe_calendar(calendar, managed.get(calendar.guild_id, 0))
+        guild = calendar.guild_id
+        line = describe_calendar(calendar, managed.get(guild, 0), removed.get(guild, 0))
         print(f"guild {calendar.guild_id}: {line}")
     return EXIT_OK
 

@@ -233,6 +233,16 @@ class CalendarQueries(StoreBase):
         async with self._read() as conn:
             return {int(g): int(n) for g, n in await conn.execute(stmt)}
 
+    async def dismissed_counts(self) -> dict[int, int]:
+        """Per guild, how many items' events a moderator removed (CANCELED tombstones)."""
+        stmt = (
+            select(_E.c.guild_id, func.count())
+            .where(_E.c.status == int(Status.CANCELED))
+            .group_by(_E.c.guild_id)
+        )
+        async with self._read() as conn:
+            return {int(g): int(n) for g, n in await conn.execute(stmt)}
+
     async def event_links(self, guild_id: int, now: datetime) -> dict[str, str]:
         """Item ref -> the Discord link of the bot's SCHEDULED or ACTIVE event for it in
         ``guild_id`` (for ``/next``)."""

@@ -74,3 +74,36 @@ def test_disabling_a_guild_without_a_calendar_fails(
     """Exit 1 and one line when there is nothing to disable."""
     assert main(["schedule", "disable", "--guild", GUILD]) == 1
     assert capsys.readouterr().err.endswith(f"error: guild {GUILD} has no calendar\n")
+
+
+def test_list_says_how_many_items_a_moderator_removed_and_enable_restores_them(
+    db: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An event a moderator deleted is counted in the text listing (the JSON keeps the issue's
+    fields); enabling again clears it."""
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from bot.core.schedule import Entry, EventFields, Status
+    from bot.store import open_store
+
+    assert main(["schedule", "enable", "--guild", GUILD]) == 0
+
+    async def dismissed() -> None:
+        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'db'}")
+        start = datetime.now(UTC) + timedelta(days=1)
+        fields = EventFields("Launch", "spacecast:launch:x", "https://x.test/", start, start)
+        await store.record_event(int(GUILD), Entry("launch:x", 5, Status.SCHEDULED, fields))
+        await store.dismiss_event(int(GUILD), "launch:x")
+        await store.close()
+
+    asyncio.run(dismissed())
+    capsys.readouterr()
+    assert main(["schedule", "list"]) == 0
+    assert "; 1 removed by a moderator (enabling the calendar again restores them)" in (
+        capsys.readouterr().out
+    )
+    assert main(["schedule", "enable", "--guild", GUILD]) == 0
+    capsys.readouterr()
+    assert main(["schedule", "list"]) == 0
+    assert "removed by a moderator" not in capsys.readouterr().out

@@ -76,8 +76,12 @@ def parse_calendar_options(
 _PLURAL = {Source.EVENT: "events", Source.LAUNCH: "launches"}
 
 
-def describe_calendar(settings: CalendarSettings, managed: int) -> str:
-    """One line about a guild's calendar, for ``schedule list`` and ``/spacecast schedule show``."""
+def describe_calendar(settings: CalendarSettings, managed: int, removed: int = 0) -> str:
+    """One line about a guild's calendar, for ``schedule list`` and ``/spacecast schedule show``.
+
+    ``removed``: items whose event a moderator deleted, which the bot leaves off the calendar
+    until it is enabled again (said, so an admin knows why an item is missing).
+    """
 
     def ids(values: frozenset[int] | None) -> str:
         return "all" if values is None else ",".join(str(v) for v in sorted(values))
@@ -92,4 +96,9 @@ def describe_calendar(settings: CalendarSettings, managed: int) -> str:
         f"calendar {state}: {sources}; types {ids(settings.event_types)}; providers "
         f"{ids(settings.providers)}; {settings.horizon_days} days ahead, at most "
         f"{settings.max_events} events; {managed} managed now"
+        + (
+            f"; {removed} removed by a moderator (enabling the calendar again restores them)"
+            if removed
+            else ""
+        )
     )

@@ -139,7 +139,8 @@ class CalendarCommands(CogBase):
                 raise UserError("No calendar here yet; `/spacecast schedule enable` starts one.")
             now = self.now()
             links = await self.store.event_links(guild.id, now)
-            lines = [describe_calendar(settings, len(links)) + "."]
+            removed = (await self.store.dismissed_counts()).get(guild.id, 0)
+            lines = [describe_calendar(settings, len(links), removed) + "."]
             if settings.disabled_reason is not None:
                 lines.append(NEEDS_EVENTS)
             lines += [f"• <{url}>" for url in sorted(links.values())[:20]]
