@@ -23,6 +23,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from bot import __version__
+from bot.capped_body import BodyTooLarge, read_capped
 from bot.config import LL2Settings
 from bot.core.models import Event, EventType, Launch, ThrottleInfo
 from bot.ll2.budget import Clock, RequestBudget, SendLog
@@ -396,18 +397,11 @@ class LL2Client:
         )
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
-        cap = self._settings.max_body_bytes
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > cap:
-            raise _Failed(f"body of {declared} bytes exceeds the {cap} byte cap")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():  # decoded: a compressed bomb is caught too
-            size += len(chunk)
-            if size > cap:
-                raise _Failed(f"body exceeds the {cap} byte cap")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        try:
+            return await read_capped(response, self._settings.max_body_bytes)
+        except BodyTooLarge as exc:
+            size = "body" if exc.declared is None else f"body of {exc.declared} bytes"
+            raise _Failed(f"{size} exceeds the {exc.cap} byte cap") from None
 
     def _backoff(self, attempt: int) -> float:
         # Equal jitter: at least half the exponential step, so retries never bunch up at zero.

@@ -40,6 +40,7 @@ from typing import Protocol
 
 import httpx
 
+from bot.capped_body import BodyTooLarge, read_capped
 from bot.core.schedule import CoverPolicy, allowed_cover_url
 from bot.ll2.client import USER_AGENT
 
@@ -253,18 +254,11 @@ class CoverFetcher:
         declared = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if declared not in SIGNATURES:
             raise CoverUnusable(f"type {declared or 'none'!r} is not PNG, JPEG or GIF")
-        cap = self._max_bytes
-        length = response.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > cap:
-            raise CoverUnusable(f"{length} bytes, over the {cap} byte cap")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():  # decoded: a compressed bomb is caught too
-            size += len(chunk)
-            if size > cap:
-                raise CoverUnusable(f"over the {cap} byte cap")
-            chunks.append(chunk)
-        data = b"".join(chunks)
+        try:
+            data = await read_capped(response, self._max_bytes)
+        except BodyTooLarge as exc:
+            size = "" if exc.declared is None else f"{exc.declared} bytes, "
+            raise CoverUnusable(f"{size}over the {exc.cap} byte cap") from None
         found = sniff(data)
         if found != declared:
             raise CoverUnusable(f"declared {declared} but the bytes are {found or 'no image'}")
