@@ -155,6 +155,16 @@ async def wait_ready(proc: Proc) -> None:
     assert line.strip() == b"READY", f"shard {proc.shard} did not start:\n{proc.logs()}"
 
 
+async def start_harness(
+    stack: contextlib.AsyncExitStack, shard: int, settings: dict[str, str], log_path: Path
+) -> Proc:
+    """Spawn a harness process, have ``stack`` stop it at the end, and wait until it is ready."""
+    proc = await spawn_harness(shard, settings, log_path)
+    stack.push_async_callback(stop, proc)
+    await wait_ready(proc)
+    return proc
+
+
 async def stop(proc: Proc) -> None:
     if proc.process.returncode is None:
         proc.process.send_signal(signal.SIGTERM)

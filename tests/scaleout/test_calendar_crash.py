@@ -36,10 +36,8 @@ from tests.scaleout.support import (
     database,
     harness_env,
     hot_event,
-    spawn_harness,
-    stop,
+    start_harness,
     until,
-    wait_ready,
 )
 from tests.services.calendar.fake_events import FakeDiscordEvents
 from tests.services.delivery.fake_discord import API_PREFIX, TOKEN
@@ -107,9 +105,7 @@ async def test_sigkill_between_create_and_record_then_restart_leaves_one_event(
             requests_per_hour=ll2.request_limit,
         )
         log_path = tmp_path / "bot.log"
-        first = await spawn_harness(0, settings, log_path)
-        stack.push_async_callback(stop, first)
-        await wait_ready(first)
+        first = await start_harness(stack, 0, settings, log_path)
         await until(lambda: bool(fake.held), 40, "the create the loopback holds")
 
         # The crash window: Discord has the event, the process has not recorded it.
@@ -123,9 +119,7 @@ async def test_sigkill_between_create_and_record_then_restart_leaves_one_event(
         restart_at = len(fake.requests)
         fake.release()  # the answer goes to a dead socket
 
-        second = await spawn_harness(0, settings, log_path)
-        stack.push_async_callback(stop, second)
-        await wait_ready(second)
+        second = await start_harness(stack, 0, settings, log_path)
 
         async def settled() -> bool:
             after = event_requests(fake, restart_at)

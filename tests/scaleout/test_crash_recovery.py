@@ -30,10 +30,8 @@ from tests.scaleout.support import (
     database,
     harness_env,
     hot_event,
-    spawn_harness,
-    stop,
+    start_harness,
     until,
-    wait_ready,
 )
 from tests.store.dbutil import BACKENDS
 
@@ -72,9 +70,7 @@ async def test_sigkill_mid_fan_out_then_restart_delivers_the_rest_within_seconds
             SPACECAST_DELIVERY__CONCURRENCY="2",
         )
         log_path = tmp_path / "bot.log"
-        first = await spawn_harness(0, settings, log_path)
-        stack.push_async_callback(stop, first)
-        await wait_ready(first)
+        first = await start_harness(stack, 0, settings, log_path)
         # Baseline first (silent), then the webcast goes live.
         async with asyncio.timeout(40):
             while True:
@@ -91,9 +87,7 @@ async def test_sigkill_mid_fan_out_then_restart_delivers_the_rest_within_seconds
         delivered_before = len({m.channel_id for m in fake.messages})
         assert delivered_before < len(CHANNELS), "the kill came too late to test recovery"
 
-        second = await spawn_harness(0, settings, log_path)
-        stack.push_async_callback(stop, second)
-        await wait_ready(second)
+        await start_harness(stack, 0, settings, log_path)
         ready_at = time.monotonic()
         took = await until(
             lambda: {m.channel_id for m in fake.messages} >= set(CHANNELS),

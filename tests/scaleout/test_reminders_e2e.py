@@ -31,10 +31,8 @@ from tests.scaleout.support import (
     baseline_done,
     harness_env,
     hot_event,
-    spawn_harness,
-    stop,
+    start_harness,
     until,
-    wait_ready,
 )
 from tests.services.delivery.fake_discord import StoredMessage
 
@@ -91,9 +89,7 @@ async def test_reminder_once_on_time_across_a_sigkill_and_never_for_a_slipped_da
             requests_per_hour=ll2.request_limit,
         )
         log_path = tmp_path / "bot.log"
-        first = await spawn_harness(0, settings, log_path)
-        stack.push_async_callback(stop, first)
-        await wait_ready(first)
+        first = await start_harness(stack, 0, settings, log_path)
         async with asyncio.timeout(20):
             while True:
                 if await baseline_done(store):
@@ -112,9 +108,7 @@ async def test_reminder_once_on_time_across_a_sigkill_and_never_for_a_slipped_da
         assert _reminders(fake) == [], "no reminder may be sent before A's moment"
         first.process.kill()
         await first.process.wait()
-        second = await spawn_harness(0, settings, log_path)
-        stack.push_async_callback(stop, second)
-        await wait_ready(second)
+        await start_harness(stack, 0, settings, log_path)
 
         await until(lambda: len(_reminders(fake)) >= 1, 45, "A's reminder")
         arrived = datetime.now(UTC)
