@@ -49,6 +49,7 @@ from bot.core.schedule import (
     EventFields,
     Status,
     effective_status,
+    index_items,
     item_ref_of,
     plan_calendar,
 )
@@ -226,7 +227,9 @@ class CalendarJob:
         # Items LL2's last complete upcoming read no longer listed are left out: to the planner
         # they are gone, so their events are deleted (or, if running, ended).
         listed = await self._store.last_full_reads()
-        items = await self._store.upcoming(now - LOOKBACK, ITEM_LIMIT, listed_since=listed)
+        items = index_items(
+            await self._store.upcoming(now - LOOKBACK, ITEM_LIMIT, listed_since=listed)
+        )  # indexed once for every guild's plan
         queue: list[tuple[tuple[int, datetime, int], CalendarSettings, Action]] = []
         for settings in served:
             guild = settings.guild_id

@@ -262,8 +262,27 @@ def _should_end(entry: Entry, item: Snapshot | None, now: datetime) -> bool:
     return entry.status is Status.ACTIVE and item.date <= now
 
 
+@dataclass(frozen=True, slots=True)
+class ItemIndex:
+    """The upcoming items, indexed once for every guild's plan of one run: by ref, and the
+    dated ones by (date, ref). Built by :func:`index_items`."""
+
+    by_ref: Mapping[str, Snapshot]
+    by_date: tuple[Snapshot, ...]
+
+
+def index_items(items: Iterable[Snapshot]) -> ItemIndex:
+    """Index ``items`` for :func:`plan_calendar` (the last copy of a ref wins)."""
+    by_ref = {item.ref: item for item in items}
+    dated = sorted(
+        ((item.date, ref, item) for ref, item in by_ref.items() if item.date is not None),
+        key=lambda row: (row[0], row[1]),
+    )
+    return ItemIndex(by_ref, tuple(item for _, _, item in dated))
+
+
 def plan_calendar(
-    items: Iterable[Snapshot],
+    items: Iterable[Snapshot] | ItemIndex,
     settings: CalendarSettings,
     entries: Sequence[Entry],
     now: datetime,
@@ -276,9 +295,11 @@ def plan_calendar(
 
     ``room`` is how many SCHEDULED or ACTIVE events the bot may hold in the guild without
     crowding out the server's own (Discord's 100 minus the events others made). ``covers``
-    None leaves covers alone (none on new events, the current ones kept).
+    None leaves covers alone (none on new events, the current ones kept). ``items`` may come
+    as an :class:`ItemIndex`, built once for many guilds (what the calendar job does).
     """
-    by_ref: Mapping[str, Snapshot] = {item.ref: item for item in items}
+    index = items if isinstance(items, ItemIndex) else index_items(items)
+    by_ref = index.by_ref
     entries, adopted_covers = _resolve_adopted(entries, by_ref, covers)
     active = settings.active
     cap = max(0, min(settings.max_events, room)) if active else 0
@@ -311,17 +332,22 @@ def plan_calendar(
         # COMPLETED: the bot's own END; the item may get a new event below. CANCELED: rule 7.
 
     taken = {e.item_ref for e in running} | {e.item_ref for e in frozen} | dismissed
-    candidates = sorted(
-        (
-            item
-            for item in by_ref.values()
-            if item.ref not in taken
-            and active
-            and qualifies(item, settings, now)
-            and (item.ref in scheduled or (item.date is not None and item.date > now + MIN_LEAD))
-        ),
-        key=lambda i: (i.date, i.ref),
-    )
+    # Nearest first; the dated items are in (date, ref) order, so the walk stops at the
+    # horizon, or once it has the ``cap`` nearest and every item that has an event here (those
+    # beyond the cap lose theirs below), instead of judging every upcoming item per guild.
+    candidates: list[Snapshot] = []
+    horizon_end = now + timedelta(days=settings.horizon_days)
+    unseen = set(scheduled)
+    for item in index.by_date if active else ():
+        assert item.date is not None  # by_date holds dated items only
+        if item.date > horizon_end or (len(candidates) >= cap and not unseen):
+            break
+        ref = item.ref
+        if ref in taken or not qualifies(item, settings, now):
+            continue
+        if ref in scheduled or item.date > now + MIN_LEAD:
+            candidates.append(item)
+            unseen.discard(ref)
 
     slots = cap
     for entry in sorted(running, key=lambda e: (e.fields.start, e.item_ref)):
