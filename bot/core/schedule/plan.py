@@ -439,6 +439,10 @@ def apply_plan(
     for ref, url in plan.adopted_covers:
         if ref in state:
             state[ref] = replace(state[ref], fields=replace(state[ref].fields, cover=url))
+    # Recorded before any action is sent, as the adapter does: an END in the same plan wins.
+    for ref in plan.seen_live:
+        if ref in state:
+            state[ref] = replace(state[ref], status=Status.ACTIVE)
     ids = iter(new_ids)
     next_id = max((e.event_id for e in entries), default=0)
     for action in plan.actions:
@@ -462,9 +466,6 @@ def apply_plan(
         a.item_ref for a in plan.actions if a.kind is ActionKind.UPDATE and "start" in a.changed
     }
     held = {h.item_ref: h for h in plan.holds if h.item_ref not in sent}
-    for ref in plan.seen_live:
-        if ref in state:
-            state[ref] = replace(state[ref], status=Status.ACTIVE)
     result: list[Entry] = []
     for entry in state.values():
         hold = held.get(entry.item_ref)

@@ -254,3 +254,17 @@ def test_a_webcast_live_after_discord_started_the_event_ends_it_when_the_webcast
     assert over.actions == ()
     ended = plan_calendar([item], calendar(), [watched], T0 + minutes(10))
     assert kinds(ended.actions) == [(ActionKind.END, item.ref)]
+
+
+def test_an_event_seen_live_and_ended_in_one_plan_ends() -> None:
+    """Found by the convergence property at 4,000 examples: Discord started the event, its
+    webcast is live, and the guild has no room left, so the same plan records it live and ends
+    it. Applied in the adapter's order (the record first), the END wins and nothing is left."""
+    item = launch(T0 - minutes(1), live=True)
+    started_by_discord = entry_for(launch(T0 - minutes(1)))
+    plan = plan_calendar([item], calendar(), [started_by_discord], T0, room=0)
+    assert kinds(plan.actions) == [(ActionKind.END, item.ref)]
+    assert plan.seen_live == (item.ref,)
+    [ended] = apply_plan([started_by_discord], plan)
+    assert ended.status is Status.COMPLETED
+    assert plan_calendar([item], calendar(), [ended], T0, room=0).actions == ()
