@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.core.subscriptions import AlertStyle
 from bot.store import OutboxStatus, open_store, schema
 from tests.scaleout.fakes import CountingLL2, MultiTokenDiscord, serve_ll2
 from tests.scaleout.support import (
@@ -40,6 +41,9 @@ pytestmark = pytest.mark.slow
 TOKEN = "crash-recovery-token"
 GUILD = 1_500_000_000_000_000_000
 CHANNELS = [1_510_000_000_000_000_000 + i for i in range(33)]
+# Live-card channels among them (issue 16): each gets its card and one pointer replying to it,
+# each exactly once across the crash (the card's post carries a nonce like any message).
+CARD_CHANNELS = set(CHANNELS[3:9:2] + CHANNELS[20:30:3])
 RECOVERY_LIMIT = 10.0
 
 
@@ -54,7 +58,8 @@ async def test_sigkill_mid_fan_out_then_restart_delivers_the_rest_within_seconds
         store = await open_store(db_url)
         stack.push_async_callback(store.close)
         for channel in CHANNELS:
-            await store.add_subscription(GUILD, channel)
+            style = AlertStyle.CARD if channel in CARD_CHANNELS else AlertStyle.FEED
+            await store.add_subscription(GUILD, channel, style=style)
         ll2 = await stack.enter_async_context(serve_ll2(CountingLL2(events=[event])))
         # 0.3 s an answer and two sends at a time: the fan-out takes about five seconds.
         fake = await stack.enter_async_context(
@@ -96,11 +101,20 @@ async def test_sigkill_mid_fan_out_then_restart_delivers_the_rest_within_seconds
         )
         await until(lambda: time.monotonic() - ready_at > took + 1.5, 5, "room for a duplicate")
 
-        per_channel = {c: len(fake.messages_in(c)) for c in CHANNELS}
+        per_channel = {c: len(fake.messages_in(c)) for c in CHANNELS if c not in CARD_CHANNELS}
         assert set(per_channel.values()) == {1}, f"messages per channel: {per_channel}"
+        await until(
+            lambda: all(len(fake.messages_in(c)) == 2 for c in CARD_CHANNELS),
+            10,
+            "every card channel's pointer",
+        )
+        for channel in CARD_CHANNELS:
+            card, pointer = fake.messages_in(channel)
+            assert "live card" in str(card.embeds[0].get("footer", {}))
+            assert pointer.reference == card.id, "the pointer replies to the one card"
         async with store.engine.connect() as conn:
             statuses = [r[0] for r in await conn.execute(select(schema.outbox.c.status))]
-        assert statuses.count(OutboxStatus.SENT.value) == len(CHANNELS)
+        assert statuses.count(OutboxStatus.SENT.value) == len(CHANNELS) + len(CARD_CHANNELS)
         assert took <= RECOVERY_LIMIT, (
             f"{len(CHANNELS) - delivered_before} alerts took {took:.1f}s after the restart"
         )
