@@ -9,13 +9,18 @@ are not what the header says, 404, an answer slower than the fetcher's deadline,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import struct
 import zlib
 from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
 import trustme
 from aiohttp import web
+
+from bot.services.covers import CoverFetcher
 
 GIF_1X1 = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
@@ -114,3 +119,19 @@ class ImageServer:
     async def __aexit__(self, *exc: object) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def fetcher_for(
+    images: ImageServer, clock: Callable[[], datetime], cap: int
+) -> AsyncIterator[CoverFetcher]:
+    """A cover fetcher allowed on ``images`` only (``cap`` bytes, 0.5 s deadline), trusting
+    its test CA; closed on exit."""
+    fetcher = CoverFetcher(
+        [images.host], max_bytes=cap, timeout_seconds=0.5, clock=clock,
+        verify=images.client_context(),
+    )  # fmt: skip
+    try:
+        yield fetcher
+    finally:
+        await fetcher.aclose()

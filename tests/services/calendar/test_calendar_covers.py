@@ -21,7 +21,7 @@ from bot.services.covers import RETRY_TRANSIENT, CoverFetcher
 from bot.store import Store
 from tests.core.reminders.support import launch_at
 from tests.services.calendar.fake_events import FakeDiscordEvents
-from tests.services.calendar.image_server import ImageServer, png
+from tests.services.calendar.image_server import ImageServer, fetcher_for, png
 from tests.services.delivery.support import Clock
 
 GUILD = 1_200_000_000_000_000_001
@@ -53,15 +53,8 @@ async def images() -> AsyncIterator[ImageServer]:
 @pytest.fixture
 async def covers(images: ImageServer, clock: Clock) -> AsyncIterator[CoverFetcher]:
     """The fetcher, allowed on the image host only (16 KiB cap, 0.5 s deadline)."""
-    fetcher = CoverFetcher(
-        [images.host],
-        max_bytes=CAP,
-        timeout_seconds=0.5,
-        clock=clock.now,
-        verify=images.client_context(),
-    )
-    yield fetcher
-    await fetcher.aclose()
+    async with fetcher_for(images, clock.now, CAP) as fetcher:
+        yield fetcher
 
 
 def job(

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot.services.covers import RETRY_PERMANENT, RETRY_TRANSIENT, CoverFetcher
-from tests.services.calendar.image_server import GIF_1X1, ImageServer, png
+from tests.services.calendar.image_server import GIF_1X1, ImageServer, fetcher_for, png
 from tests.services.delivery.support import Clock
 
 CAP = 16 * 1024
@@ -26,15 +26,8 @@ async def images() -> AsyncIterator[ImageServer]:
 @pytest.fixture
 async def fetcher(images: ImageServer, clock: Clock) -> AsyncIterator[CoverFetcher]:
     """A fetcher allowed on the image host only, 16 KiB cap, 0.5 s deadline."""
-    covers = CoverFetcher(
-        [images.host],
-        max_bytes=CAP,
-        timeout_seconds=0.5,
-        clock=clock.now,
-        verify=images.client_context(),
-    )
-    yield covers
-    await covers.aclose()
+    async with fetcher_for(images, clock.now, CAP) as covers:
+        yield covers
 
 
 def decoded(uri: str) -> tuple[str, bytes]:
